@@ -1,0 +1,10 @@
+/**
+ * Hypervisor message queues: one-way queues, connected endpoint pairs, and the asynchronous
+ * endpoint form used across processes.
+ */
+export { MsgQueue, RM_MSGQ_CONFIG, checkMsgQueueConfig } from './msgqueue.js';
+export type { MsgQueueConfig, MsgQueueEvents, SendResult, ReceiveResult } from './msgqueue.js';
+export { QueueEndpoint, createMsgqPair } from './endpoint.js';
+export type { MsgqEndpoint, EndpointEvents } from './endpoint.js';
+export { asAsyncEndpoint } from './async-endpoint.js';
+export type { AsyncMsgqEndpoint } from './async-endpoint.js';

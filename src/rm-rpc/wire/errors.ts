@@ -72,3 +72,27 @@ export function rmErrorToErrno(code: number): ErrnoName | null {
   const name = rmErrorName(code);
   return name === undefined ? 'EBADMSG' : RM_ERROR_TO_ERRNO[name];
 }
+
+/**
+ * A call that the RM answered with an error. `rmCode` is the wire value, `errno` the name
+ * Linux maps it to (`gunyah_rm_error_remap()`), so the host model can surface it unchanged.
+ */
+export class RmError extends Error {
+  override readonly name = 'RmError';
+  readonly errno: ErrnoName;
+
+  constructor(
+    readonly rmCode: number,
+    readonly msgId: number,
+    options?: ErrorOptions,
+  ) {
+    const name = rmErrorName(rmCode) ?? `0x${(rmCode >>> 0).toString(16)}`;
+    super(`RM call 0x${msgId.toString(16).padStart(8, '0')} failed: ${name}`, options);
+    this.errno = rmErrorToErrno(rmCode) ?? 'EBADMSG';
+  }
+
+  /** The RM error name, or undefined for a value outside the enum. */
+  get rmName(): RmErrorName | undefined {
+    return rmErrorName(this.rmCode);
+  }
+}

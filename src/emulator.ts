@@ -1,0 +1,174 @@
+/**
+ * One emulated machine: the hypervisor, the RM VM, and the host kernel's RM client, wired by
+ * message queues exactly as on hardware. Everything hangs off the instance; two emulators in
+ * one process share nothing.
+ *
+ * Reference: DESIGN.md ("Public contracts": createEmulator, rmChannel). The raw channel of a
+ * VM is that VM's own RM queue pair. While a raw channel of the host VM is open, the host
+ * kernel's client is detached from it (its calls fail with ENODEV), so the raw user is the
+ * only client; closing the channel attaches a fresh client again.
+ */
+import { Hypervisor } from './hyp/hypervisor.js';
+import type { MsgqEndpoint } from './msgq/endpoint.js';
+import { ErrnoError } from './shared/errno.js';
+import { HypError, isHypError } from './shared/hyp-errors.js';
+import { silentLogger, type Logger } from './shared/log.js';
+import type { TraceSink } from './shared/trace.js';
+import { createRmClient, type RmClient } from './rm-rpc/client/rm-client.js';
+import { createRmServer, type RmServer } from './rm-rpc/server/rm-server.js';
+import type { RmServerOptions } from './rm-rpc/server/context.js';
+import { VMID_HLOS } from './rm-rpc/server/vm-record.js';
+
+export interface EmulatorOptions {
+  /** Physical cores (default 8). */
+  readonly cpus?: number;
+  /** Seed for every deterministic choice (default 1). */
+  readonly seed?: number;
+  /** A pino logger; the emulator only makes child loggers of it. */
+  readonly log?: Logger;
+  /** Where trace events go. */
+  readonly trace?: TraceSink;
+  /** RM behaviour switches (assertion mode, firmware generation). */
+  readonly rm?: Partial<RmServerOptions>;
+  /** Default timeout of the host's RM calls in ms (default: wait forever, as Linux does). */
+  readonly rmCallTimeoutMs?: number;
+}
+
+/** A raw end of a VM's RM queue pair (DESIGN.md: `emulator.rmChannel`). */
+export interface RmChannel {
+  readonly vmid: number;
+  /** One message-queue send. @throws HypError ERROR_MSGQUEUE_FULL when the queue is full. */
+  send(bytes: Uint8Array, opts?: { push?: boolean }): { ready: boolean };
+  /** The next message from the RM, waiting for one if the queue is empty. */
+  recv(): Promise<{ bytes: Uint8Array; ready: boolean }>;
+  /** Messages waiting to be received. */
+  readonly pending: number;
+  close(): void;
+}
+
+export class Emulator {
+  readonly hyp: Hypervisor;
+  readonly rm: RmServer;
+  readonly log: Logger;
+  readonly #opts: EmulatorOptions;
+  #hostClient: RmClient | undefined;
+  #hostRaw: RmChannel | undefined;
+  #closed = false;
+
+  constructor(opts: EmulatorOptions = {}) {
+    this.#opts = opts;
+    this.log = opts.log ?? silentLogger();
+    this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8 });
+    this.rm = createRmServer({
+      hyp: this.hyp,
+      log: this.log,
+      seed: opts.seed ?? 1,
+      ...(opts.trace ? { trace: opts.trace } : {}),
+      ...opts.rm,
+    });
+    this.#hostClient = this.#newHostClient();
+  }
+
+  /**
+   * The host kernel's RM client on the host VM's link.
+   * @throws ErrnoError ENODEV while a raw channel of the host VM is open
+   */
+  get rmClient(): RmClient {
+    if (!this.#hostClient) throw new ErrnoError('ENODEV', 'the host RM link is held by a raw channel');
+    return this.#hostClient;
+  }
+
+  /**
+   * The raw RM queue pair of `vmid` (default: the host VM). For another VM the link exists
+   * from its VM_INIT until its reset completes.
+   * @throws ErrnoError ENOENT when the VM has no RM link; EBUSY when a raw channel of it is open
+   */
+  rmChannel(vmid: number = VMID_HLOS): RmChannel {
+    if (this.#closed) throw new ErrnoError('ENODEV', 'emulator closed');
+    const ep = this.rm.vmEndpoint(vmid);
+    if (!ep) throw new ErrnoError('ENOENT', `VM ${vmid} has no RM link`);
+    if (vmid === VMID_HLOS) {
+      if (this.#hostRaw) throw new ErrnoError('EBUSY', 'a raw channel of the host VM is already open');
+      this.#hostClient?.close();
+      this.#hostClient = undefined;
+    }
+    const ch = rawChannel(vmid, ep, () => {
+      if (vmid === VMID_HLOS && this.#hostRaw === ch) {
+        this.#hostRaw = undefined;
+        if (!this.#closed) this.#hostClient = this.#newHostClient();
+      }
+    });
+    if (vmid === VMID_HLOS) this.#hostRaw = ch;
+    return ch;
+  }
+
+  /** Invariant checks over every layer; an empty list means all hold. */
+  checkInvariants(): string[] {
+    return this.rm.checkInvariants();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#hostRaw?.close();
+    this.#hostClient?.close();
+    this.#hostClient = undefined;
+    this.rm.close();
+  }
+
+  #newHostClient(): RmClient {
+    const ep = this.rm.vmEndpoint(VMID_HLOS);
+    if (!ep) throw new Error('the RM has no host link');
+    return createRmClient({
+      transport: ep,
+      log: this.log,
+      ...(this.#opts.trace ? { trace: this.#opts.trace } : {}),
+      ...(this.#opts.rmCallTimeoutMs !== undefined ? { timeoutMs: this.#opts.rmCallTimeoutMs } : {}),
+    });
+  }
+}
+
+function rawChannel(vmid: number, ep: MsgqEndpoint, onClose: () => void): RmChannel {
+  let closed = false;
+  let waiters: Array<() => void> = [];
+  const onRx = (): void => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  ep.events.on('rx', onRx);
+  const ch: RmChannel = {
+    vmid,
+    send(bytes, opts) {
+      if (closed) throw new HypError('ERROR_CSPACE_CAP_NULL', 'channel closed');
+      return ep.send(bytes, opts?.push ?? false);
+    },
+    async recv() {
+      for (;;) {
+        if (closed) throw new ErrnoError('EBADF', 'channel closed');
+        try {
+          return ep.receive();
+        } catch (err) {
+          if (!isHypError(err, 'ERROR_MSGQUEUE_EMPTY')) throw err;
+        }
+        await new Promise<void>((res) => waiters.push(res));
+      }
+    },
+    get pending() {
+      return ep.rxPending ? 1 : 0;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      ep.events.off('rx', onRx);
+      onRx();
+      onClose();
+    },
+  };
+  return ch;
+}
+
+/** Create an emulator (DESIGN.md public contract). */
+export function createEmulator(opts: EmulatorOptions = {}): Emulator {
+  return new Emulator(opts);
+}

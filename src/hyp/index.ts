@@ -1,0 +1,3 @@
+/** The hypervisor model: objects, capabilities and vIRQ numbers. */
+export { Hypervisor, FREE_VIRQ_START } from './hypervisor.js';
+export type { HypObject, HypObjectType, HypervisorOptions } from './hypervisor.js';

@@ -1,0 +1,291 @@
+/**
+ * VM management handlers: allocation, start, stop, reset (staged), deallocation, queries,
+ * status, exit and crash messages.
+ *
+ * Reference: rm-rpc.md §12.1 (errors in the RM's order and effects), §15.3–§15.5
+ * (transitions, notification order, reset stages, exit reasons), §17 (inputs that abort the
+ * real RM: #1 deallocate of an unknown VM, #3 VM_EXIT from HLOS, #4 a second VM_EXIT,
+ * #5 reset of a VM whose configuration was never allocated).
+ */
+import { view } from '../../../shared/bytes.js';
+import { isWireError } from '../../../shared/wire-error.js';
+import { RmMsgId, RmNotifId } from '../../wire/msg-ids.js';
+import {
+  VMID_REQ,
+  VM_ALLOCATE_REPLY,
+  VM_STOP_REQ,
+  VM_GET_STATE_REPLY,
+  VM_GET_ID_REPLY,
+  VM_LOOKUP_URI_REQ,
+  VM_LOOKUP_NAME_REQ,
+  VM_LOOKUP_GUID_REQ,
+  VMID_LIST_REPLY,
+  VM_GET_OWNER_REPLY,
+  VM_GET_CRASH_MSG_REPLY,
+  VM_GET_VMID_REPLY,
+  VM_GET_PEERS_REPLY,
+  VM_SET_TIME_BASE_REQ,
+  VM_SET_FIRMWARE_MEM_REQ,
+  HYP_ERROR_TAIL,
+  VM_SET_STATUS_REQ,
+  isSettableOsStatus,
+  VM_EXIT_REQ,
+  VM_SET_CRASH_MSG_REQ,
+  VM_HOST_GET_TYPE_REPLY,
+} from '../../wire/vm-mgmt.js';
+import { ExitCode, ExitType, HOST_TYPE_GUNYAH_AARCH64_V1, VmIdType, VmStopFlag } from '../../wire/enums.js';
+import { OK, ok, RmAssertion, type RmContext } from '../context.js';
+import {
+  VMID_DYNAMIC_BASE,
+  VMID_DYNAMIC_END,
+  VMID_EXPLICIT_LIMIT,
+  VMID_HLOS,
+  VMID_RM,
+  queryAllowed,
+  type RmVm,
+} from '../vm-record.js';
+import { newVmRecord } from '../vm-factory.js';
+import { VmStatus, OsStatus } from '../vm-state.js';
+import type { Register } from './index.js';
+import { require, RmRefusal } from './refusal.js';
+import { ownedOr, vmOr } from './vm-lookup.js';
+import { startResetCleanup } from './vm-reset.js';
+
+/** The RM keeps at most this many bytes of a crash message (rm-rpc.md §12.1). */
+export const VM_MAX_CRASH_MSG_LEN = 192;
+
+const textEncoder = new TextEncoder();
+
+/** Build the NOTIFY_VM_EXITED payload: vmid, exit_type, reason words (rm-rpc.md §13). */
+export function vmExitedPayload(vmid: number, exitType: number, reasonWords: readonly number[]): Uint8Array {
+  const p = new Uint8Array(8 + 4 * reasonWords.length);
+  const v = view(p);
+  v.setUint16(0, vmid, true);
+  v.setUint16(2, exitType, true);
+  v.setUint32(4, 4 * reasonWords.length, true);
+  reasonWords.forEach((w, i) => v.setUint32(8 + 4 * i, w >>> 0, true));
+  return p;
+}
+
+/** Move `vm` to EXITED and tell its owner why: VM_STATUS to peers first, then VM_EXITED. */
+export function exitVm(ctx: RmContext, vm: RmVm, exitType: number, reasonWords: readonly number[]): void {
+  ctx.setState(vm, VmStatus.EXITED);
+  ctx.notify(vm.owner, RmNotifId.NOTIFY_VM_EXITED, vmExitedPayload(vm.vmid, exitType, reasonWords));
+}
+
+export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
+  reg(RmMsgId.VM_ALLOCATE, ({ caller, payload }) => {
+    require(caller === VMID_HLOS, 'DENIED', 'only HLOS allocates VMs');
+    const { vmid: asked } = VMID_REQ.decode(payload);
+    let vmid = asked;
+    if (asked === 0) {
+      vmid = -1;
+      for (let v = VMID_DYNAMIC_BASE; v < VMID_DYNAMIC_END; v++) {
+        if (!ctx.vms.has(v)) {
+          vmid = v;
+          break;
+        }
+      }
+      require(vmid >= 0, 'NORESOURCE', 'no free dynamic VMID');
+    } else {
+      require(asked < VMID_EXPLICIT_LIMIT && asked !== VMID_HLOS && !ctx.vms.has(asked), 'NORESOURCE', `VMID ${asked} not free`);
+    }
+    const vm = newVmRecord(vmid, caller, VmStatus.LOAD, ctx.random(16));
+    // The owner becomes a registered peer at allocation; registration works both ways.
+    vm.peers.add(caller);
+    ctx.vms.get(caller)?.peers.add(vmid);
+    ctx.vms.set(vmid, vm);
+    return asked === 0 ? ok(VM_ALLOCATE_REPLY.encode({ vmid })) : OK;
+  });
+
+  reg(RmMsgId.VM_DEALLOCATE, ({ caller, payload }) => {
+    const { vmid } = VMID_REQ.decode(payload);
+    const vm = ctx.vms.get(vmid);
+    if (!vm) throw new RmAssertion(`VM_DEALLOCATE of unknown VM ${vmid}`, 'VMID_INVALID');
+    ownedOr(vm, caller, 'DENIED');
+    require(vm.state === VmStatus.LOAD || vm.state === VmStatus.RESET, 'VM_STATE', 'VM not in LOAD or RESET');
+    ctx.destroyHypObjects(vm);
+    for (const peer of vm.peers) ctx.vms.get(peer)?.peers.delete(vmid);
+    ctx.vms.delete(vmid);
+    return OK;
+  });
+
+  reg(RmMsgId.VM_START, ({ caller, payload }) => {
+    require(caller !== 0, 'DENIED', 'VM_START from VMID 0');
+    const { vmid } = VMID_REQ.decode(payload);
+    const vm = ownedOr(vmOr(ctx, vmid, 'VMID_INVALID'), caller, 'DENIED');
+    require(vm.state === VmStatus.READY, 'VM_STATE', 'VM not READY');
+    const vcpus = vm.dt?.vcpus.length ?? 0;
+    if (vcpus > ctx.hyp.cpus) {
+      // Resource set-up fails: the VM cannot get a physical core for every vCPU.
+      ctx.setState(vm, VmStatus.INIT_FAILED);
+      throw new RmRefusal('NORESOURCE', `${vcpus} vCPUs but ${ctx.hyp.cpus} physical cores`);
+    }
+    ctx.setState(vm, VmStatus.RUNNING);
+    return OK;
+  });
+
+  reg(RmMsgId.VM_STOP, ({ caller, payload }) => {
+    const req = VM_STOP_REQ.decode(payload);
+    const vm = ownedOr(vmOr(ctx, req.vmid, 'VMID_INVALID'), caller, 'VMID_INVALID');
+    require(
+      (vm.state === VmStatus.RUNNING || vm.state === VmStatus.PAUSED) && !vm.noShutdown && !vm.crashFatal,
+      'VM_STATE',
+      'VM not RUNNING or PAUSED, or not stoppable',
+    );
+    if (req.flags & VmStopFlag.FORCE) {
+      exitVm(ctx, vm, ExitType.VM_STOP_FORCED, [ExitCode.NORMAL << 16]);
+    } else {
+      const p = new Uint8Array(4);
+      view(p).setUint32(0, req.stopReason, true);
+      ctx.notify(vm.vmid, RmNotifId.NOTIFY_VM_SHUTDOWN, p);
+    }
+    return OK;
+  });
+
+  reg(RmMsgId.VM_RESET, ({ caller, payload }) => {
+    const { vmid } = VMID_REQ.decode(payload);
+    const vm = ownedOr(vmOr(ctx, vmid, 'VMID_INVALID'), caller, 'VMID_INVALID');
+    require(!vm.noReset, 'DENIED', 'VM is marked no-reset');
+    require(
+      vm.state === VmStatus.EXITED || vm.state === VmStatus.READY || vm.state === VmStatus.INIT_FAILED,
+      'VM_STATE',
+      'VM not EXITED, READY or INIT_FAILED',
+    );
+    if (vm.state === VmStatus.INIT_FAILED && !vm.image) {
+      throw new RmAssertion(`VM_RESET of VM ${vmid}, whose configuration was never allocated`, 'VM_STATE');
+    }
+    startResetCleanup(ctx, vm);
+    return OK;
+  });
+
+  reg(RmMsgId.VM_GET_STATE, ({ caller, payload }) => {
+    const { vmid } = VMID_REQ.decode(payload);
+    const vm = vmOr(ctx, vmid === 0 ? caller : vmid, 'NORESOURCE');
+    require(queryAllowed(vm, caller), 'DENIED', 'not query-allowed');
+    return ok(VM_GET_STATE_REPLY.encode({ vmStatus: vm.state, osStatus: vm.osStatus, appStatus: vm.appStatus }));
+  });
+
+  reg(RmMsgId.VM_GET_ID, ({ caller, payload }) => {
+    const { vmid } = VMID_REQ.decode(payload);
+    const vm = vmOr(ctx, vmid === 0 ? caller : vmid, 'NORESOURCE');
+    require(queryAllowed(vm, caller), 'NORESOURCE', 'not query-allowed');
+    require(
+      vm.state === VmStatus.READY || vm.state === VmStatus.RUNNING || vm.state === VmStatus.PAUSED,
+      'VM_STATE',
+      'VM not READY, RUNNING or PAUSED',
+    );
+    const entries: Array<{ idType: number; id: Uint8Array }> = [{ idType: VmIdType.GUID, id: vm.guid }];
+    if (vm.name) entries.push({ idType: VmIdType.NAME, id: textEncoder.encode(vm.name) });
+    if (vm.uri) entries.push({ idType: VmIdType.URI, id: textEncoder.encode(vm.uri) });
+    entries.push({ idType: VmIdType.SIGN_AUTH, id: textEncoder.encode('N/A') });
+    return ok(VM_GET_ID_REPLY.encode({ entries }));
+  });
+
+  const lookup = (caller: number, match: (vm: RmVm) => boolean) => {
+    const vmids = [...ctx.vms.values()]
+      .filter((vm) => vm.vmid !== VMID_HLOS && queryAllowed(vm, caller) && match(vm))
+      .map((vm) => vm.vmid)
+      .sort((a, b) => a - b);
+    return ok(VMID_LIST_REPLY.encode({ vmids }));
+  };
+  const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
+  reg(RmMsgId.VM_LOOKUP_URI, ({ caller, payload }) => {
+    const { uri } = VM_LOOKUP_URI_REQ.decode(payload);
+    return lookup(caller, (vm) => vm.uri !== '' && sameBytes(textEncoder.encode(vm.uri), uri));
+  });
+  reg(RmMsgId.VM_LOOKUP_NAME, ({ caller, payload }) => {
+    const { name } = VM_LOOKUP_NAME_REQ.decode(payload);
+    return lookup(caller, (vm) => vm.name !== '' && sameBytes(textEncoder.encode(vm.name), name));
+  });
+  reg(RmMsgId.VM_LOOKUP_GUID, ({ caller, payload }) => {
+    const { guid } = VM_LOOKUP_GUID_REQ.decode(payload);
+    return lookup(caller, (vm) => sameBytes(vm.guid, guid));
+  });
+
+  reg(RmMsgId.VM_GET_OWNER, ({ caller }) => {
+    const me = vmOr(ctx, caller, 'VMID_INVALID');
+    return ok(VM_GET_OWNER_REPLY.encode({ owner: me.owner }));
+  });
+
+  reg(RmMsgId.VM_GET_CRASH_MSG, ({ caller, payload }) => {
+    const { vmid } = VMID_REQ.decode(payload);
+    const vm = ownedOr(vmOr(ctx, vmid, 'VMID_INVALID'), caller, 'VMID_INVALID');
+    return ok(VM_GET_CRASH_MSG_REPLY.encode({ message: vm.crashMsg ?? new Uint8Array(0) }));
+  });
+
+  reg(RmMsgId.VM_GET_VMID, ({ caller }) => ok(VM_GET_VMID_REPLY.encode({ vmid: caller })));
+
+  reg(RmMsgId.VM_GET_PEERS, ({ caller }) => {
+    const me = vmOr(ctx, caller, 'VMID_INVALID');
+    return ok(VM_GET_PEERS_REPLY.encode({ vmids: [...me.peers].sort((a, b) => a - b) }));
+  });
+
+  reg(RmMsgId.VM_SET_TIME_BASE, ({ caller, payload }) => {
+    // Every error reply carries a u32 hypervisor error; no hypercall was made, so it is OK (0).
+    const tail = HYP_ERROR_TAIL.encode({ hypError: 0 });
+    const req = VM_SET_TIME_BASE_REQ.decode(payload);
+    const vm = ctx.vms.get(req.vmid === 0 ? caller : req.vmid);
+    require(vm !== undefined && queryAllowed(vm, caller), 'DENIED', 'not query-allowed', tail);
+    require(vm.state === VmStatus.INIT || vm.state === VmStatus.READY, 'VM_STATE', 'VM not INIT or READY', tail);
+    vm.timeBase = { timeBase: req.timeBase, sysTimerRef: req.sysTimerRef };
+    return OK;
+  });
+
+  reg(RmMsgId.VM_SET_FIRMWARE_MEM, ({ caller, payload }) => {
+    // The public RM puts 1 in the hypervisor-error word of every error reply (rm-rpc.md §12.1).
+    const tail = HYP_ERROR_TAIL.encode({ hypError: 1 });
+    let req;
+    try {
+      req = VM_SET_FIRMWARE_MEM_REQ.decode(payload);
+    } catch (err) {
+      if (isWireError(err)) throw new RmRefusal(err.rmError, err.message, tail);
+      throw err;
+    }
+    const vm = ctx.vms.get(req.vmid === 0 ? caller : req.vmid);
+    require(vm !== undefined && queryAllowed(vm, caller), 'DENIED', 'not query-allowed', tail);
+    require(vm.state === VmStatus.INIT, 'VM_STATE', 'VM not INIT', tail);
+    const parcel = ctx.parcels.get(req.fwHandle);
+    require(parcel !== undefined, 'HANDLE_INVALID', `no parcel ${req.fwHandle}`, tail);
+    require(
+      req.fwSize > 0n && req.fwOffset + req.fwSize <= BigInt(parcel.bytes.byteLength),
+      'ARGUMENT_INVALID',
+      'firmware range outside the parcel',
+      tail,
+    );
+    vm.firmwareMem = { handle: req.fwHandle, offset: req.fwOffset, size: req.fwSize };
+    return OK;
+  });
+
+  reg(RmMsgId.VM_SET_STATUS, ({ caller, payload }) => {
+    require(caller !== VMID_HLOS && caller !== VMID_RM && ctx.vms.has(caller), 'DENIED', 'only secondary VMs set their status');
+    const req = VM_SET_STATUS_REQ.decode(payload);
+    require(isSettableOsStatus(req.osStatus), 'ARGUMENT_INVALID', `os_status ${req.osStatus}`);
+    const vm = ctx.vms.get(caller)!;
+    if (req.osStatus !== OsStatus.NONE) vm.osStatus = req.osStatus;
+    vm.appStatus = req.appStatus;
+    ctx.notifyStatus(vm);
+    return OK;
+  });
+
+  reg(RmMsgId.VM_EXIT, ({ caller, payload }) => {
+    if (caller === VMID_HLOS) throw new RmAssertion('VM_EXIT from HLOS, whose owner is the RM', 'DENIED');
+    const vm = vmOr(ctx, caller, 'VMID_INVALID');
+    require(!vm.crashFatal, 'ARGUMENT_INVALID', 'VM is marked crash-fatal');
+    const req = VM_EXIT_REQ.decode(payload);
+    if (vm.state !== VmStatus.RUNNING && vm.state !== VmStatus.PAUSED) {
+      throw new RmAssertion(`VM_EXIT from VM ${caller} in state ${vm.state}: illegal state change`, 'VM_STATE');
+    }
+    exitVm(ctx, vm, ExitType.VM_EXIT, [(req.exitFlags & 0xffff) | (req.exitCode << 16)]);
+    return OK;
+  });
+
+  reg(RmMsgId.VM_SET_CRASH_MSG, ({ caller, payload }) => {
+    const vm = vmOr(ctx, caller, 'VMID_INVALID');
+    const { message } = VM_SET_CRASH_MSG_REQ.decode(payload);
+    vm.crashMsg = message.slice(0, VM_MAX_CRASH_MSG_LEN);
+    return OK;
+  });
+
+  reg(RmMsgId.VM_HOST_GET_TYPE, () => ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 })));
+}

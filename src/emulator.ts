@@ -41,8 +41,8 @@ export interface RmChannel {
   send(bytes: Uint8Array, opts?: { push?: boolean }): { ready: boolean };
   /** The next message from the RM, waiting for one if the queue is empty. */
   recv(): Promise<{ bytes: Uint8Array; ready: boolean }>;
-  /** Messages waiting to be received. */
-  readonly pending: number;
+  /** True when a message is waiting to be received. */
+  readonly rxPending: boolean;
   close(): void;
 }
 
@@ -52,7 +52,7 @@ export class Emulator {
   readonly log: Logger;
   readonly #opts: EmulatorOptions;
   #hostClient: RmClient | undefined;
-  #hostRaw: RmChannel | undefined;
+  #hostHeld = false;
   #closed = false;
 
   constructor(opts: EmulatorOptions = {}) {
@@ -84,22 +84,35 @@ export class Emulator {
    * @throws ErrnoError ENOENT when the VM has no RM link; EBUSY when a raw channel of it is open
    */
   rmChannel(vmid: number = VMID_HLOS): RmChannel {
+    const { endpoint, release } = this.acquireRmEndpoint(vmid);
+    return rawChannel(vmid, endpoint, release);
+  }
+
+  /**
+   * The VM-side end of `vmid`'s RM link, for a user that speaks raw frames (rmChannel, the
+   * socket transport of `rm serve`). For the host VM this detaches the host kernel's client
+   * until `release()` is called.
+   * @throws ErrnoError ENOENT when the VM has no RM link; EBUSY when the host link is held
+   */
+  acquireRmEndpoint(vmid: number = VMID_HLOS): { endpoint: MsgqEndpoint; release: () => void } {
     if (this.#closed) throw new ErrnoError('ENODEV', 'emulator closed');
-    const ep = this.rm.vmEndpoint(vmid);
-    if (!ep) throw new ErrnoError('ENOENT', `VM ${vmid} has no RM link`);
-    if (vmid === VMID_HLOS) {
-      if (this.#hostRaw) throw new ErrnoError('EBUSY', 'a raw channel of the host VM is already open');
-      this.#hostClient?.close();
-      this.#hostClient = undefined;
-    }
-    const ch = rawChannel(vmid, ep, () => {
-      if (vmid === VMID_HLOS && this.#hostRaw === ch) {
-        this.#hostRaw = undefined;
+    const endpoint = this.rm.vmEndpoint(vmid);
+    if (!endpoint) throw new ErrnoError('ENOENT', `VM ${vmid} has no RM link`);
+    if (vmid !== VMID_HLOS) return { endpoint, release: () => {} };
+    if (this.#hostHeld) throw new ErrnoError('EBUSY', 'the host VM\'s RM link is already held by a raw user');
+    this.#hostHeld = true;
+    this.#hostClient?.close();
+    this.#hostClient = undefined;
+    let released = false;
+    return {
+      endpoint,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#hostHeld = false;
         if (!this.#closed) this.#hostClient = this.#newHostClient();
-      }
-    });
-    if (vmid === VMID_HLOS) this.#hostRaw = ch;
-    return ch;
+      },
+    };
   }
 
   /** Invariant checks over every layer; an empty list means all hold. */
@@ -110,7 +123,6 @@ export class Emulator {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#hostRaw?.close();
     this.#hostClient?.close();
     this.#hostClient = undefined;
     this.rm.close();
@@ -154,8 +166,8 @@ function rawChannel(vmid: number, ep: MsgqEndpoint, onClose: () => void): RmChan
         await new Promise<void>((res) => waiters.push(res));
       }
     },
-    get pending() {
-      return ep.rxPending ? 1 : 0;
+    get rxPending() {
+      return ep.rxPending;
     },
     close() {
       if (closed) return;

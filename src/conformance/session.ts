@@ -24,7 +24,6 @@ import { view } from '../shared/bytes.js';
 import {
   RPC_HDR_SIZE,
   RPC_MAX_FRAME,
-  RPC_REPLY_HDR_SIZE,
   RpcMsgType,
   decodeRpcFrame,
   type RpcFrame,
@@ -86,6 +85,8 @@ export class RmSession {
   readonly vmid: number;
   /** Notifications received while waiting for something else, oldest first, not yet taken. */
   readonly pending: RmNotification[] = [];
+  /** Every notification received since the last sync, in arrival order (for ordering checks). */
+  readonly received: RmNotification[] = [];
   readonly #ch: RawRmChannel;
   readonly #waitMs: number;
   #seq: number;
@@ -201,7 +202,9 @@ export class RmSession {
     if (f0.msgType === RpcMsgType.REPLY) {
       return { kind: 'reply', seq: f0.seq, msgId: f0.msgId, errCode: f0.errCode, data, frames };
     }
-    return { kind: 'notification', seq: f0.seq, msgId: f0.msgId, data, frames };
+    const n: RmNotification = { kind: 'notification', seq: f0.seq, msgId: f0.msgId, data, frames };
+    this.received.push(n);
+    return n;
   }
 
   /**
@@ -322,6 +325,7 @@ export class RmSession {
       if (m.kind === 'reply' && m.seq === seq && m.msgId === RmMsgId.VM_GET_VMID) break;
     }
     this.pending.length = 0;
+    this.received.length = 0;
   }
 
   /** Close the underlying channel (idempotent). */
@@ -351,6 +355,3 @@ export function rawFrame(f: {
   out.set(payload, RPC_HDR_SIZE);
   return out;
 }
-
-/** Bytes of a reply frame's fixed part, for byte-exact checks. */
-export const REPLY_HEADER_BYTES = RPC_REPLY_HDR_SIZE;

@@ -12,7 +12,7 @@ import { RmErrorCode } from '../rm-rpc/wire/errors.js';
 import { toHex } from '../shared/bytes.js';
 import type { CaseContext, TrackedVm } from './case.js';
 import type { RmNotification, RmSession } from './session.js';
-import { check, errLabel, fail, hx } from './assert.js';
+import { check, errLabel, expectBytes, fail, hx } from './assert.js';
 import { buildTestDtb, type TestDtbOptions } from './dtb.js';
 import {
   AuthType,
@@ -193,4 +193,33 @@ export async function cleanupVm(s: RmSession, vm: TrackedVm, note: (text: string
 /** Best-effort MEM_RECLAIM of a seeded parcel; the result is not a conformance check. */
 export async function reclaimParcel(s: RmSession, handle: number): Promise<void> {
   await s.call(RmMsgId.MEM_RECLAIM, memReclaimReq(handle));
+}
+
+/** Predicate: NOTIFY_VM_EXITED about `vmid`. */
+export function isVmExited(vmid: number): (n: RmNotification) => boolean {
+  return (n) => n.msgId === RmNotifId.NOTIFY_VM_EXITED && n.data.byteLength >= 2 && (n.data[0]! | (n.data[1]! << 8)) === vmid;
+}
+
+/**
+ * Wait for NOTIFY_VM_EXITED about `vmid` and require that NOTIFY_VM_STATUS(vmid, EXITED) came
+ * before it (rm-rpc.md §15.3: the state update sends VM_STATUS first). Checks both payloads
+ * byte for byte against `statusBytes` and `exitedBytes`.
+ */
+export async function expectExitNotifications(
+  s: RmSession,
+  vmid: number,
+  statusBytes: Uint8Array,
+  exitedBytes: Uint8Array,
+  what: string,
+): Promise<void> {
+  const exited = await s.notification(isVmExited(vmid), `NOTIFY_VM_EXITED(${hx(vmid)}) ${what}`);
+  const iExited = s.received.indexOf(exited);
+  const iStatus = s.received.findIndex(isVmStatus(vmid, VmStatus.EXITED));
+  if (iStatus < 0 || iStatus > iExited) {
+    fail(`${s.label}: ${what}: NOTIFY_VM_STATUS(${hx(vmid)}, EXITED) must arrive before NOTIFY_VM_EXITED; ${iStatus < 0 ? 'it had not arrived' : 'it came after'}`);
+  }
+  const status = s.received[iStatus]!;
+  s.discard((n) => n === status);
+  expectBytes(status.data, statusBytes, `NOTIFY_VM_STATUS ${what}`);
+  expectBytes(exited.data, exitedBytes, `NOTIFY_VM_EXITED ${what}`);
 }

@@ -9,4 +9,4 @@ export type { MsgqEndpoint, EndpointEvents } from './endpoint.js';
 export { asAsyncEndpoint } from './async-endpoint.js';
 export type { AsyncMsgqEndpoint } from './async-endpoint.js';
 export { listenMsgq, connectMsgq, connectControl, parseTarget, formatTarget, SocketMsgqEndpoint, MsgqSocketError, isMsgqSocketError, MSGQ_SOCKET_VERSION } from './socket.js';
-export type { MsgqTarget, MsgqSocketErrorReason, MsgqServerHandlers, MsgqListenOptions, MsgqServerAddress, MsgqSocketServer, MsgqConnectOptions, MsgqControlClient } from './socket.js';
+export type { MsgqTarget, MsgqSocketErrorReason, MsgqServerHandlers, ServedEndpoint, MsgqListenOptions, MsgqServerAddress, MsgqSocketServer, MsgqConnectOptions, MsgqControlClient } from './socket.js';

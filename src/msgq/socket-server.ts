@@ -45,6 +45,14 @@ import {
   type MsgqRecord,
 } from './socket-wire.js';
 
+/**
+ * An endpoint handed to the server, optionally with a `release` hook (a resource ticket): the
+ * server calls it exactly once when the connection that opened the endpoint ends, however it
+ * ends (client close, protocol error, server close, or the client leaving before the open
+ * finished). A throw or rejection from it is logged, never propagated.
+ */
+export type ServedEndpoint = MsgqEndpoint & { release?(): void | Promise<void> };
+
 /** What the server serves. */
 export interface MsgqServerHandlers {
   /**
@@ -52,7 +60,7 @@ export interface MsgqServerHandlers {
    * connection). Throwing (or rejecting) refuses the handshake; the error's message is sent
    * to the client as the refusal reason.
    */
-  openEndpoint(vmid: number): MsgqEndpoint | Promise<MsgqEndpoint>;
+  openEndpoint(vmid: number): ServedEndpoint | Promise<ServedEndpoint>;
   /**
    * Answer one JSON control request (control role). Requests on one connection are handled
    * one at a time, in order. A throw becomes an error reply carrying its message.
@@ -220,7 +228,7 @@ function misplaced(r: MsgqRecord, where: string): WireError {
 type ConnState =
   | { readonly kind: 'hello' }
   | { readonly kind: 'opening'; readonly vmid: number }
-  | { readonly kind: 'endpoint'; readonly ep: MsgqEndpoint; readonly onRx: () => void; readonly onTx: () => void }
+  | { readonly kind: 'endpoint'; readonly ep: ServedEndpoint; readonly onRx: () => void; readonly onTx: () => void }
   | { readonly kind: 'control'; readonly onControl: (request: unknown) => Promise<unknown>; chain: Promise<void> }
   | { readonly kind: 'closed' };
 
@@ -310,17 +318,18 @@ class ServerConnection {
   }
 
   async #open(vmid: number): Promise<void> {
-    let ep: MsgqEndpoint;
+    let ep: ServedEndpoint;
     try {
       ep = await this.handlers.openEndpoint(vmid);
     } catch (e) {
       if (this.#state.kind === 'opening') this.#refuse(`cannot open the endpoint of VMID ${vmid}: ${errText(e)}`);
       return;
     }
-    if (this.#state.kind !== 'opening') return; // the client left while we were opening
+    if (this.#state.kind !== 'opening') return this.#releaseEndpoint(ep); // the client left meanwhile
     this.#guard(() => {
       const size = ep.maxMsgSize;
       if (!Number.isInteger(size) || size < 1 || size > MAX_WIRE_MSG) {
+        this.#releaseEndpoint(ep);
         return this.#refuse(`the endpoint of VMID ${vmid} has max message size ${size}, outside 1..${MAX_WIRE_MSG}`);
       }
       this.#write(encodeWelcome({ status: 'accepted', version: MSGQ_SOCKET_VERSION, role: 'endpoint', depth: endpointDepth(ep), maxMsgSize: size }));
@@ -457,13 +466,25 @@ class ServerConnection {
   #release(): void {
     const st = this.#state;
     if (st.kind === 'closed') return;
+    this.#state = { kind: 'closed' };
+    this.#reader = undefined;
     if (st.kind === 'endpoint') {
       st.ep.events.off('rx', st.onRx);
       st.ep.events.off('tx', st.onTx);
+      this.#releaseEndpoint(st.ep);
     }
-    this.#state = { kind: 'closed' };
-    this.#reader = undefined;
     this.onClosed();
+  }
+
+  /** Call the endpoint's release hook, if any; its failures are logged, never thrown. */
+  #releaseEndpoint(ep: ServedEndpoint): void {
+    if (typeof ep.release !== 'function') return;
+    const warn = (err: unknown): void => this.log.warn({ err }, 'endpoint release failed');
+    try {
+      void Promise.resolve(ep.release()).catch(warn);
+    } catch (e) {
+      warn(e);
+    }
   }
 }
 

@@ -14,7 +14,7 @@
 export { parseTarget, formatTarget, MsgqSocketError, isMsgqSocketError } from './socket-target.js';
 export type { MsgqTarget, MsgqSocketErrorReason } from './socket-target.js';
 export { listenMsgq } from './socket-server.js';
-export type { MsgqServerHandlers, MsgqListenOptions, MsgqServerAddress, MsgqSocketServer } from './socket-server.js';
+export type { MsgqServerHandlers, ServedEndpoint, MsgqListenOptions, MsgqServerAddress, MsgqSocketServer } from './socket-server.js';
 export { connectMsgq, connectControl, SocketMsgqEndpoint } from './socket-client.js';
 export type { MsgqConnectOptions, MsgqControlClient } from './socket-client.js';
 export { MSGQ_SOCKET_VERSION } from './socket-wire.js';

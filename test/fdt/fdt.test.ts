@@ -50,10 +50,6 @@ const TINY_DTB = fromHex(`
 //   | PROP len 0 "e" | END_NODE | END_NODE | END
 // strings at 0x90: "model\0reg\0e\0"
 
-function u8(...xs: number[]): Uint8Array {
-  return Uint8Array.from(xs);
-}
-
 function expectBadFdt(bytes: Uint8Array, what?: RegExp): WireError {
   let caught: unknown;
   try {
@@ -135,7 +131,6 @@ describe('reader: hand-typed golden DTB', () => {
   });
 
   test('NOP tokens are skipped', () => {
-    // Replace the first END_NODE (of n@1, at 0x84) … by building a variant: NOP before END.
     const w = new FdtBuilder();
     w.beginNode('').endNode();
     const base = w.finish();
@@ -304,7 +299,7 @@ describe('reader: truncation and corruption only ever throw WireError', () => {
       a[pos % a.byteLength] = byte;
       parseOrWireError(a);
       const b = valid.slice();
-      new DataView(b.buffer).setUint32((wordPos % (b.byteLength / 4)) * 4, word);
+      new DataView(b.buffer).setUint32((wordPos % Math.floor(b.byteLength / 4)) * 4, word);
       parseOrWireError(b);
     },
   );
@@ -478,9 +473,5 @@ describe('queries', () => {
     expect(() => getNumber(uart, 'odd', 1)).toThrow(WireError);
     expect(() => getString(uart, 'unterminated')).toThrow(/NUL-terminated/);
     expect(() => getStringList(uart, 'unterminated')).toThrow(/NUL-terminated/);
-  });
-
-  test('u8 helper sanity', () => {
-    expect(u8(1, 2)).toEqual(Uint8Array.from([1, 2]));
   });
 });

@@ -343,6 +343,30 @@ describe.each(TRANSPORTS)('msgq socket over %s', (_name, listenOpts) => {
     await vi.waitFor(() => expect(srv.connectionCount).toBe(0));
   });
 
+  test('a client that leaves while its endpoint is being opened leaves no listeners', async () => {
+    const [, b] = createMsgqPair();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let opened = false;
+    const srv = await serve(listenOpts(), {
+      openEndpoint: async () => {
+        await gate;
+        opened = true;
+        return b;
+      },
+    });
+    const raw = await rawClient(srv);
+    await raw.write(HELLO_EP3);
+    await vi.waitFor(() => expect(srv.connectionCount).toBe(1));
+    raw.sock.destroy();
+    await vi.waitFor(() => expect(srv.connectionCount).toBe(0));
+    release();
+    await vi.waitFor(() => expect(opened).toBe(true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(b.events.listenerCount('rx')).toBe(0);
+    expect(b.events.listenerCount('tx')).toBe(0);
+  });
+
   test('server close drops listeners and connections; the client sees it', async () => {
     const [, b] = createMsgqPair();
     const srv = await listenMsgq(listenOpts(), { openEndpoint: () => b });

@@ -402,7 +402,9 @@ describe('§10 list rules (memparcel)', () => {
     const b = createBytes(aclList(1), sglList(0, 513));
     expect(rmErrorOf(() => MEM_CREATE_REQ.decode(b))).toBe('NORESOURCE');
     expect(rmErrorOf(() => MEM_APPEND_REQ.decode(u8a(1, 0, 0, 0, 0, 0, 0, 0, ...sglList(0, 600))))).toBe('NORESOURCE');
-    expect(rmErrorOf(() => MEM_CREATE_REQ.decode(createBytes(aclList(0, 513))))).toBe('NORESOURCE');
+    // Below the 20-byte minimum the length check wins; from 20 bytes on, the count check.
+    expect(rmErrorOf(() => MEM_CREATE_REQ.decode(createBytes(aclList(0, 513))))).toBe('MSG_INVALID');
+    expect(rmErrorOf(() => MEM_CREATE_REQ.decode(createBytes(aclList(0, 513), new Array<number>(8).fill(0))))).toBe('NORESOURCE');
   });
 
   test('entries past the end of the buffer → MSG_INVALID', () => {

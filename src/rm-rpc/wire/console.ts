@@ -11,7 +11,7 @@
  *   4 bytes makes the real RM read out of bounds before its length check; decode reports
  *   MSG_INVALID, and an RM model that wants to mimic the out-of-bounds read must look first.
  */
-import { Writer, expectAtLeast, expectLength, u16PadCodec, type PayloadCodec } from './codec.js';
+import { rd16, Writer, expectAtLeast, expectLength, u16PadCodec, type PayloadCodec } from './codec.js';
 
 /** OPEN / CLOSE / FLUSH: which console. */
 export interface ConsoleTargetReq {
@@ -29,9 +29,8 @@ export const CONSOLE_WRITE_REQ: PayloadCodec<ConsoleWriteReq> = {
   encode: (v) => new Writer(4 + v.data.byteLength).u16(v.target, 'target').u16(v.data.byteLength, 'num_bytes').bytes(v.data).done(),
   decode(b) {
     expectAtLeast(b, 4, 'VM_CONSOLE_WRITE');
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const n = v.getUint16(2, true);
+    const n = rd16(b, 2);
     expectLength(b, 4 + n, 'VM_CONSOLE_WRITE');
-    return { target: v.getUint16(0, true), data: b.slice(4) };
+    return { target: rd16(b, 0), data: b.slice(4) };
   },
 };

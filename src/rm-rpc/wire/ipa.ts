@@ -16,6 +16,7 @@
  * standard reply (`ipaReserveReplyCodec`).
  */
 import {
+  rd64,
   Reader,
   Writer,
   expectAtLeast,
@@ -77,19 +78,19 @@ export const IPA_RESERVE_REQ: PayloadCodec<IpaReserveReq> = {
     const genericConstraints = r.u32();
     const platformConstraints = r.u32();
     if (allocType === IpaAllocType.FIXED_LIST) {
-      const entries = r.list(FIXED_SIZE, IPA_LIST_MAX, 'fixed', (v, o) => ({
-        base: v.getBigUint64(o, true),
-        size: v.getBigUint64(o + 8, true),
+      const entries = r.list(FIXED_SIZE, IPA_LIST_MAX, 'fixed', (b, o) => ({
+        base: rd64(b, o),
+        size: rd64(b, o + 8),
       }));
       r.end();
       return { allocType, genericConstraints, platformConstraints, entries };
     }
     if (allocType === IpaAllocType.ALLOC_LIST) {
-      const entries = r.list(ALLOC_SIZE, IPA_LIST_MAX, 'alloc', (v, o) => ({
-        regionBase: v.getBigUint64(o, true),
-        regionSize: v.getBigUint64(o + 8, true),
-        size: v.getBigUint64(o + 16, true),
-        alignment: v.getBigUint64(o + 24, true),
+      const entries = r.list(ALLOC_SIZE, IPA_LIST_MAX, 'alloc', (b, o) => ({
+        regionBase: rd64(b, o),
+        regionSize: rd64(b, o + 8),
+        size: rd64(b, o + 16),
+        alignment: rd64(b, o + 24),
       }));
       r.end();
       return { allocType, genericConstraints, platformConstraints, entries };
@@ -109,7 +110,7 @@ export const IPA_RESERVE_ALLOC_REPLY: PayloadCodec<IpaReserveAllocReply> = {
     return w.done();
   },
   decode(b) {
-    return { ipas: new Reader(b, 'IPA_RESERVE reply').countedU32(8, 'ipa', (v, o) => v.getBigUint64(o, true)) };
+    return { ipas: new Reader(b, 'IPA_RESERVE reply').countedU32(8, 'ipa', (b, o) => rd64(b, o)) };
   },
 };
 /** IPA_RESERVE reply for FIXED_LIST: a standard reply. */

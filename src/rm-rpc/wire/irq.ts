@@ -17,7 +17,7 @@
  * - VM_IRQ_NOTIFY flags is a u32 at @4 (the RM's `virq_notify_flag_t`). Encoding LENT writes
  *   the optional list only when `vmids` is non-empty; other flags must have no vmids.
  */
-import { Reader, Writer, expectAtLeast, expectLength, u32Codec, wireFail, type PayloadCodec } from './codec.js';
+import { rd16, rd32, Reader, Writer, expectAtLeast, expectLength, u32Codec, wireFail, type PayloadCodec } from './codec.js';
 import { IrqNotifyFlag } from './enums.js';
 
 // VM_IRQ_ACCEPT (8): @0 u32 handle, @4 u32 virq_num (VIRQ_NUM_INVALID = the RM chooses).
@@ -29,8 +29,7 @@ export const VM_IRQ_ACCEPT_REQ: PayloadCodec<VmIrqAcceptReq> = {
   encode: (v) => new Writer(8).u32(v.handle, 'handle').u32(v.virqNum, 'virqNum').done(),
   decode(b) {
     expectLength(b, 8, 'VM_IRQ_ACCEPT');
-    const v = new DataView(b.buffer, b.byteOffset, 8);
-    return { handle: v.getUint32(0, true), virqNum: v.getUint32(4, true) };
+    return { handle: rd32(b, 0), virqNum: rd32(b, 4) };
   },
 };
 /** VM_IRQ_ACCEPT reply: the vIRQ number mapped in the borrower. */
@@ -50,8 +49,7 @@ export const VM_IRQ_LEND_REQ: PayloadCodec<VmIrqLendReq> = {
   encode: (v) => new Writer(12).u16(v.borrower, 'borrower').skip(2).u32(v.virqNum, 'virqNum').u32(v.label, 'label').done(),
   decode(b) {
     expectLength(b, 12, 'VM_IRQ_LEND');
-    const v = new DataView(b.buffer, b.byteOffset, 12);
-    return { borrower: v.getUint16(0, true), virqNum: v.getUint32(4, true), label: v.getUint32(8, true) };
+    return { borrower: rd16(b, 0), virqNum: rd32(b, 4), label: rd32(b, 8) };
   },
 };
 /** VM_IRQ_LEND reply: the lending handle. */
@@ -80,10 +78,9 @@ export interface VmIrqNotifyReq extends VmIrqNotifyHead {
 /** The checks the RM makes before the handle lookup. */
 export function decodeIrqNotifyHead(b: Uint8Array): VmIrqNotifyHead {
   expectAtLeast(b, 8, 'VM_IRQ_NOTIFY');
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const flags = v.getUint32(4, true);
+  const flags = rd32(b, 4);
   if (flags !== IrqNotifyFlag.LENT && b.byteLength !== 8) expectLength(b, 8, 'VM_IRQ_NOTIFY');
-  return { handle: v.getUint32(0, true), flags };
+  return { handle: rd32(b, 0), flags };
 }
 
 /** The optional vmid list of a LENT notify (checked by the RM after the handle lookup). */
@@ -97,7 +94,7 @@ export function decodeIrqNotifyVmids(b: Uint8Array): number[] {
     wireFail(b.byteLength < 12 + 4 * n ? 'list-overrun' : 'long', `VM_IRQ_NOTIFY: ${b.byteLength} bytes for ${n} vmids`, 12, 'MSG_INVALID');
   }
   const vmids = new Array<number>(n);
-  for (let i = 0; i < n; i++) vmids[i] = r.v.getUint16(12 + 4 * i, true);
+  for (let i = 0; i < n; i++) vmids[i] = rd16(r.b, 12 + 4 * i);
   return vmids;
 }
 

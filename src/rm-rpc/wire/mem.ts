@@ -24,6 +24,10 @@
  * `decodeMemNotifyVmids` after its state checks.
  */
 import {
+  rd8,
+  rd16,
+  rd32,
+  rd64,
   Reader,
   Writer,
   expectAtLeast,
@@ -62,9 +66,9 @@ export const ACL_ENTRY_SIZE = 4;
 export const SGL_ENTRY_SIZE = 16;
 export const ATTR_ENTRY_SIZE = 4;
 
-export const readAclEntry = (v: DataView, o: number): AclEntry => ({ vmid: v.getUint16(o, true), rights: v.getUint8(o + 2) });
-export const readSglEntry = (v: DataView, o: number): SglEntry => ({ address: v.getBigUint64(o, true), size: v.getBigUint64(o + 8, true) });
-export const readAttrEntry = (v: DataView, o: number): AttrEntry => ({ attr: v.getUint16(o, true), vmid: v.getUint16(o + 2, true) });
+export const readAclEntry = (b: Uint8Array, o: number): AclEntry => ({ vmid: rd16(b, o), rights: rd8(b, o + 2) });
+export const readSglEntry = (b: Uint8Array, o: number): SglEntry => ({ address: rd64(b, o), size: rd64(b, o + 8) });
+export const readAttrEntry = (b: Uint8Array, o: number): AttrEntry => ({ attr: rd16(b, o), vmid: rd16(b, o + 2) });
 
 export function writeAclEntry(w: Writer, e: AclEntry): void {
   w.u16(e.vmid, 'acl vmid').u8(e.rights, 'acl rights').skip(1);
@@ -209,7 +213,7 @@ export const MEM_ACCEPT_REQ: PayloadCodec<MemAcceptReq> = {
     const acl = r.list(ACL_ENTRY_SIZE, MEMPARCEL_LIST_MAX, 'acl', readAclEntry);
     // map_vmid lives in the SGL header; when the buffer ends before it the SGL list is empty
     // and there is no map_vmid on the wire (the RM would read past the end): report 0.
-    const mapVmid = r.left >= 4 ? r.v.getUint16(r.off + 2, true) : 0;
+    const mapVmid = r.left >= 4 ? rd16(r.b, r.off + 2) : 0;
     const sgl = r.list(SGL_ENTRY_SIZE, MEMPARCEL_LIST_MAX, 'sgl', readSglEntry);
     const attrs = r.list(ATTR_ENTRY_SIZE, MEMPARCEL_LIST_MAX, 'attr', readAttrEntry);
     r.end();
@@ -233,7 +237,7 @@ export const MEM_ACCEPT_SGL_REPLY: PayloadCodec<MemAcceptSglReply> = {
   decode(b) {
     const r = new Reader(b, 'MEM_ACCEPT reply');
     r.need(4, 'sgl header');
-    const flags = r.v.getUint8(2);
+    const flags = rd8(r.b, 2);
     const sgl = r.list(SGL_ENTRY_SIZE, NO_LIST_MAX, 'sgl', readSglEntry);
     return { flags, sgl };
   },
@@ -261,8 +265,7 @@ export const MEM_HANDLE_FLAGS_REQ: PayloadCodec<MemHandleFlagsReq> = {
   encode: (v) => new Writer(8).u32(v.handle, 'handle').u8(v.flags, 'flags').skip(3).done(),
   decode(b) {
     expectAtLeast(b, 8, 'MEM_RELEASE/MEM_RECLAIM');
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    return { handle: v.getUint32(0, true), flags: v.getUint8(4) };
+    return { handle: rd32(b, 0), flags: rd8(b, 4) };
   },
 };
 export const MEM_RELEASE_REQ: PayloadCodec<MemReleaseReq> = MEM_HANDLE_FLAGS_REQ;
@@ -292,8 +295,7 @@ export function memNotifyHasVmids(flags: number): boolean {
 /** The fixed 12 bytes, checked as the RM checks them first (`len < 12` → MSG_INVALID). */
 export function decodeMemNotifyHead(b: Uint8Array): MemNotifyHead {
   expectAtLeast(b, 12, 'MEM_NOTIFY');
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { handle: v.getUint32(0, true), flags: v.getUint8(4), memInfoTag: v.getUint32(8, true) };
+  return { handle: rd32(b, 0), flags: rd8(b, 4), memInfoTag: rd32(b, 8) };
 }
 
 /**
@@ -308,7 +310,7 @@ export function decodeMemNotifyVmids(b: Uint8Array): number[] {
   r.skip(2);
   if (4 * n > r.left) wireFail('list-overrun', `MEM_NOTIFY: ${n} vmids run past the end`, 16, 'MSG_INVALID');
   const vmids = new Array<number>(n);
-  for (let i = 0; i < n; i++) vmids[i] = r.v.getUint16(16 + 4 * i, true);
+  for (let i = 0; i < n; i++) vmids[i] = rd16(r.b, 16 + 4 * i);
   return vmids;
 }
 

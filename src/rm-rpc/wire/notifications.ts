@@ -20,7 +20,7 @@
  * (a short payload, a list or reason running past the end → WireError, MSG_INVALID) and
  * ignores trailing bytes; lists have no maximum. Encode writes reserved bytes as 0.
  */
-import { Reader, Writer, expectAtLeast, listSize, NO_LIST_MAX, type PayloadCodec } from './codec.js';
+import { rd8, rd16, rd32, rd64, Reader, Writer, expectAtLeast, listSize, NO_LIST_MAX, type PayloadCodec } from './codec.js';
 import {
   ACL_ENTRY_SIZE,
   ATTR_ENTRY_SIZE,
@@ -90,10 +90,9 @@ export function buildExitReason(r: ExitReason): Uint8Array {
  */
 export function parseExitReason(reason: Uint8Array): Required<ExitReason> | undefined {
   if (reason.byteLength < 4) return undefined;
-  const v = new DataView(reason.buffer, reason.byteOffset, reason.byteLength);
-  const word0 = v.getUint32(0, true);
+  const word0 = rd32(reason, 0);
   const extraWords: number[] = [];
-  for (let o = 4; o + 4 <= reason.byteLength; o += 4) extraWords.push(v.getUint32(o, true));
+  for (let o = 4; o + 4 <= reason.byteLength; o += 4) extraWords.push(rd32(reason, o));
   return { exitFlags: word0 & 0xffff, exitCode: word0 >>> 16, extraWords };
 }
 
@@ -109,7 +108,7 @@ export const NOTIFY_VM_SHUTDOWN_PAYLOAD: PayloadCodec<VmShutdownNotif> = {
   encode: (v) => new Writer(4).u32(v.stopReason, 'stopReason').done(),
   decode(b) {
     expectAtLeast(b, 4, 'NOTIFY_VM_SHUTDOWN');
-    return { stopReason: new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) };
+    return { stopReason: rd32(b, 0) };
   },
 };
 
@@ -126,8 +125,7 @@ export const NOTIFY_VM_STATUS_PAYLOAD: PayloadCodec<VmStatusNotif> = {
     new Writer(8).u16(v.vmid, 'vmid').skip(2).u8(v.vmStatus, 'vmStatus').u8(v.osStatus, 'osStatus').u16(v.appStatus, 'appStatus').done(),
   decode(b) {
     expectAtLeast(b, 8, 'NOTIFY_VM_STATUS');
-    const v = new DataView(b.buffer, b.byteOffset, 8);
-    return { vmid: v.getUint16(0, true), vmStatus: v.getUint8(4), osStatus: v.getUint8(5), appStatus: v.getUint16(6, true) };
+    return { vmid: rd16(b, 0), vmStatus: rd8(b, 4), osStatus: rd8(b, 5), appStatus: rd16(b, 6) };
   },
 };
 
@@ -145,8 +143,7 @@ export const NOTIFY_VM_IRQ_LENT_PAYLOAD: PayloadCodec<VmIrqLentNotif> = {
   encode: (v) => new Writer(12).u16(v.owner, 'owner').skip(2).u32(v.virqHandle, 'virqHandle').u32(v.virqLabel, 'virqLabel').done(),
   decode(b) {
     expectAtLeast(b, 12, 'NOTIFY_VM_IRQ_LENT');
-    const v = new DataView(b.buffer, b.byteOffset, 12);
-    return { owner: v.getUint16(0, true), virqHandle: v.getUint32(4, true), virqLabel: v.getUint32(8, true) };
+    return { owner: rd16(b, 0), virqHandle: rd32(b, 4), virqLabel: rd32(b, 8) };
   },
 };
 
@@ -158,7 +155,7 @@ export const NOTIFY_VM_IRQ_OWNER_PAYLOAD: PayloadCodec<VmIrqOwnerNotif> = {
   encode: (v) => new Writer(4).u32(v.virqHandle, 'virqHandle').done(),
   decode(b) {
     expectAtLeast(b, 4, 'NOTIFY_VM_IRQ_RELEASED/ACCEPTED');
-    return { virqHandle: new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) };
+    return { virqHandle: rd32(b, 0) };
   },
 };
 
@@ -231,7 +228,7 @@ export const MEM_SHARED_PAYLOAD: PayloadCodec<MemSharedNotif> = {
     const label = r.u32();
     const memInfoTag = r.u32();
     const acl = r.list(ACL_ENTRY_SIZE, NO_LIST_MAX, 'acl', readAclEntry);
-    const sizes = r.list(8, NO_LIST_MAX, 'sgl', (v, o) => v.getBigUint64(o, true));
+    const sizes = r.list(8, NO_LIST_MAX, 'sgl', (b, o) => rd64(b, o));
     const attrs = r.list(ATTR_ENTRY_SIZE, NO_LIST_MAX, 'attr', readAttrEntry);
     return { handle, memType, transType, flags, owner, label, memInfoTag, acl, sizes, attrs };
   },
@@ -247,8 +244,7 @@ export const MEM_OWNER_NOTIF_PAYLOAD: PayloadCodec<MemOwnerNotif> = {
   encode: (v) => new Writer(12).u32(v.handle, 'handle').u16(v.vmid, 'vmid').skip(2).u32(v.memInfoTag, 'memInfoTag').done(),
   decode(b) {
     expectAtLeast(b, 12, 'MEM_ACCEPTED/MEM_RELEASED');
-    const v = new DataView(b.buffer, b.byteOffset, 12);
-    return { handle: v.getUint32(0, true), vmid: v.getUint16(4, true), memInfoTag: v.getUint32(8, true) };
+    return { handle: rd32(b, 0), vmid: rd16(b, 4), memInfoTag: rd32(b, 8) };
   },
 };
 
@@ -261,7 +257,6 @@ export const MEM_RECALL_PAYLOAD: PayloadCodec<MemRecallNotif> = {
   encode: (v) => new Writer(8).u32(v.handle, 'handle').u32(v.memInfoTag, 'memInfoTag').done(),
   decode(b) {
     expectAtLeast(b, 8, 'MEM_RECALL');
-    const v = new DataView(b.buffer, b.byteOffset, 8);
-    return { handle: v.getUint32(0, true), memInfoTag: v.getUint32(4, true) };
+    return { handle: rd32(b, 0), memInfoTag: rd32(b, 4) };
   },
 };

@@ -25,13 +25,17 @@
  *   ignored as Linux ignores them; VM_GET_HYP_RESOURCES alone must be exactly 4 + 44·n bytes
  *   (Linux's check, EBADMSG).
  */
-import { align4 } from '../../shared/bytes.js';
+import { align4, assertU16 } from '../../shared/bytes.js';
 import {
+  rd8,
+  rd16,
+  rd32,
+  rd64,
+  rdI32,
   Reader,
   Writer,
   expectAtLeast,
   expectLength,
-  u16PadCodec,
   u32Codec,
   wireFail,
   STANDARD_REPLY,
@@ -49,8 +53,24 @@ import { HYP_RESOURCE_ENTRY_SIZE, OsStatus, VM_LOOKUP_STRING_MAX, VM_GUID_LEN, E
 export interface VmidReq {
   readonly vmid: number;
 }
-/** `{vmid}` + 2 bytes padding, exactly 4 bytes (else MSG_INVALID). */
-export const VMID_REQ: PayloadCodec<VmidReq> = u16PadCodec('vmid', 'VM vmid request');
+/**
+ * `{vmid}` + 2 bytes padding, exactly 4 bytes (else MSG_INVALID). Written out by hand: this is
+ * the hot path (VM_START and friends). Encode is one 4-byte allocation and two byte stores
+ * (a DataView over a fresh 4-byte array would cost ~10× more, see codec.ts).
+ */
+export const VMID_REQ: PayloadCodec<VmidReq> = {
+  encode(v) {
+    assertU16(v.vmid, 'vmid');
+    const out = new Uint8Array(4);
+    out[0] = v.vmid;
+    out[1] = v.vmid >>> 8;
+    return out;
+  },
+  decode(b) {
+    if (b.byteLength !== 4) expectLength(b, 4, 'VM vmid request');
+    return { vmid: b[0]! | (b[1]! << 8) };
+  },
+};
 
 /** VM_ALLOCATE reply data, sent only when vmid 0 (dynamic) was requested. Linux uses the low 16 bits. */
 export interface VmAllocateReply {
@@ -184,7 +204,7 @@ export const VMID_LIST_REPLY: PayloadCodec<VmidListReply> = {
   },
   decode(b) {
     const r = new Reader(b, 'VM_LOOKUP reply');
-    return { vmids: r.countedU32(4, 'vmid', (dv, o) => dv.getUint16(o, true)) };
+    return { vmids: r.countedU32(4, 'vmid', (b, o) => rd16(b, o)) };
   },
 };
 
@@ -225,7 +245,7 @@ export const VM_GET_STATE_REPLY: PayloadCodec<VmGetStateReply> = {
   },
   decode(b) {
     expectAtLeast(b, 4, 'VM_GET_STATE reply');
-    const word = new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+    const word = rd32(b, 0);
     return { vmStatus: word & 0xff, osStatus: (word >>> 8) & 0xff, appStatus: word >>> 16 };
   },
 };
@@ -261,7 +281,7 @@ export const VM_GET_PEERS_REPLY: PayloadCodec<VmGetPeersReply> = {
     return w.done();
   },
   decode(b) {
-    return { vmids: new Reader(b, 'VM_GET_PEERS reply').countedU32(4, 'vmid', (dv, o) => dv.getUint32(o, true)) };
+    return { vmids: new Reader(b, 'VM_GET_PEERS reply').countedU32(4, 'vmid', (b, o) => rd32(b, o)) };
   },
 };
 
@@ -298,17 +318,17 @@ export function writeHypResourceEntry(w: Writer, e: HypResourceEntry): void {
   w.u64(e.base, 'base').u64(e.size, 'size');
 }
 /** Read one 44-byte resource entry at `o` (bounds already checked). */
-export function readHypResourceEntry(v: DataView, o: number): HypResourceEntry {
+export function readHypResourceEntry(b: Uint8Array, o: number): HypResourceEntry {
   return {
-    type: v.getUint8(o),
-    partnerVmid: v.getUint16(o + 2, true),
-    resourceHandle: v.getUint32(o + 4, true),
-    resourceLabel: v.getUint32(o + 8, true),
-    capId: v.getBigUint64(o + 12, true),
-    virqHandle: v.getUint32(o + 20, true),
-    virq: v.getUint32(o + 24, true),
-    base: v.getBigUint64(o + 28, true),
-    size: v.getBigUint64(o + 36, true),
+    type: rd8(b, o),
+    partnerVmid: rd16(b, o + 2),
+    resourceHandle: rd32(b, o + 4),
+    resourceLabel: rd32(b, o + 8),
+    capId: rd64(b, o + 12),
+    virqHandle: rd32(b, o + 20),
+    virq: rd32(b, o + 24),
+    base: rd64(b, o + 28),
+    size: rd64(b, o + 36),
   };
 }
 
@@ -324,11 +344,10 @@ export const VM_GET_HYP_RESOURCES_REPLY: PayloadCodec<VmGetHypResourcesReply> = 
   },
   decode(b) {
     expectAtLeast(b, 4, 'VM_GET_HYP_RESOURCES reply');
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const n = v.getUint32(0, true);
+    const n = rd32(b, 0);
     expectLength(b, 4 + HYP_RESOURCE_ENTRY_SIZE * n, 'VM_GET_HYP_RESOURCES reply');
     const entries = new Array<HypResourceEntry>(n);
-    for (let i = 0; i < n; i++) entries[i] = readHypResourceEntry(v, 4 + i * HYP_RESOURCE_ENTRY_SIZE);
+    for (let i = 0; i < n; i++) entries[i] = readHypResourceEntry(b, 4 + i * HYP_RESOURCE_ENTRY_SIZE);
     return { entries };
   },
 };
@@ -389,7 +408,7 @@ export const HYP_ERROR_TAIL: PayloadCodec<HypErrorTail> = {
   encode: (v) => new Writer(4).i32(v.hypError, 'hypError').done(),
   decode(b) {
     expectAtLeast(b, 4, 'hypervisor error tail');
-    return { hypError: new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true) };
+    return { hypError: rdI32(b, 0) };
   },
 };
 
@@ -406,8 +425,7 @@ export const VM_SET_STATUS_REQ: PayloadCodec<VmSetStatusReq> = {
   encode: (v) => new Writer(4).skip(1).u8(v.osStatus, 'osStatus').u16(v.appStatus, 'appStatus').done(),
   decode(b) {
     expectLength(b, 4, 'VM_SET_STATUS');
-    const v = new DataView(b.buffer, b.byteOffset, 4);
-    return { osStatus: v.getUint8(1), appStatus: v.getUint16(2, true) };
+    return { osStatus: rd8(b, 1), appStatus: rd16(b, 2) };
   },
 };
 /** The os_status values VM_SET_STATUS accepts (NONE means "unchanged"). */
@@ -432,11 +450,10 @@ export const VM_EXIT_REQ: PayloadCodec<VmExitReq> = {
   encode: (v) => new Writer(4).u16(v.exitFlags, 'exitFlags').u8(v.exitCode, 'exitCode').skip(1).done(),
   decode(b) {
     expectLength(b, 4, 'VM_EXIT');
-    const v = new DataView(b.buffer, b.byteOffset, 4);
-    if (v.getUint8(3) !== 0) wireFail('reserved', 'VM_EXIT: res0 must be zero', 3, 'MSG_INVALID');
-    const exitCode = v.getUint8(2);
+    if (rd8(b, 3) !== 0) wireFail('reserved', 'VM_EXIT: res0 must be zero', 3, 'MSG_INVALID');
+    const exitCode = rd8(b, 2);
     if (!isVmExitCode(exitCode)) wireFail('bad-value', `VM_EXIT: exit_code ${exitCode}`, 2, 'MSG_INVALID');
-    return { exitFlags: v.getUint16(0, true), exitCode };
+    return { exitFlags: rd16(b, 0), exitCode };
   },
 };
 

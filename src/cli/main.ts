@@ -1,0 +1,96 @@
+/**
+ * The gunyah-emu command line: `run`, `rm serve`, `rm conformance`. Argument parsing is
+ * commander's; each subcommand's work lives in its own module.
+ */
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { createEmulator } from '../emulator.js';
+import { runDefaultScenario } from './default-scenario.js';
+import { serveRm } from './rm-serve.js';
+import { openTarget } from './targets.js';
+import { runConformance, formatResultLine, formatSummary } from '../conformance/index.js';
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('gunyah-emu')
+    .description('Emulator of the Gunyah Resource Manager and the Linux /dev/gunyah VM manager')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('run')
+    .argument('[scenario]', 'scenario file (default: the embedded default scenario)')
+    .option('--seed <n>', 'seed for every deterministic choice', '1')
+    .description('run a scenario and report what happened')
+    .action(async (scenario: string | undefined, opts: { seed: string }) => {
+      if (scenario !== undefined) {
+        process.stderr.write(`gunyah-emu run: scenario files are not supported yet (${scenario}); run without one for the default scenario\n`);
+        code = 2;
+        return;
+      }
+      const r = await runDefaultScenario(Number(opts.seed));
+      const t = new Table({ head: ['#', 'kind', 'message', 'seq', 'detail'] });
+      for (const row of r.rows) t.push([row.step, row.kind, row.name, row.seq, row.detail]);
+      process.stdout.write(`Default scenario: VM 0x${r.vmid.toString(16)} through the RM lifecycle\n${t.toString()}\n`);
+      if (r.invariantViolations.length > 0) {
+        process.stdout.write(`invariant violations:\n  ${r.invariantViolations.join('\n  ')}\n`);
+        code = 1;
+      } else {
+        process.stdout.write('all invariants hold; no VM, parcel or hypervisor object left behind\n');
+      }
+    });
+
+  const rm = program.command('rm').description('the Resource Manager on its own');
+  rm.command('serve')
+    .description('serve the emulated RM over the msgq socket transport')
+    .addOption(new Option('--socket <path>', 'listen on a Unix socket').conflicts('tcp'))
+    .addOption(new Option('--tcp <host:port>', 'listen on TCP (loopback)'))
+    .addOption(new Option('--on-assert <mode>', 'what an RM assertion does').choices(['reply', 'crash']).default('reply'))
+    .addOption(new Option('--firmware <gen>', 'which RM to be').choices(['v17', 'public-12-2023']).default('v17'))
+    .action(async (opts: { socket?: string; tcp?: string; onAssert: 'reply' | 'crash'; firmware: 'v17' | 'public-12-2023' }) => {
+      const emu = createEmulator({ rm: { onAssert: opts.onAssert, firmware: opts.firmware } });
+      let where;
+      if (opts.socket) where = { path: opts.socket };
+      else {
+        const [host, port] = (opts.tcp ?? '127.0.0.1:0').split(':');
+        where = { host: host ?? '127.0.0.1', port: Number(port ?? 0) };
+      }
+      const server = await serveRm(emu, where);
+      process.stdout.write(`gunyah-emu RM listening on ${server.target}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+      emu.close();
+    });
+  rm.command('conformance')
+    .description('run the RM conformance suite against an RM')
+    .option('--target <target>', 'builtin, unix:PATH or tcp:HOST:PORT', 'builtin')
+    .option('--filter <regex>', 'only cases whose id matches')
+    .action(async (opts: { target: string; filter?: string }) => {
+      const target = await openTarget(opts.target);
+      try {
+        const s = await runConformance(target, {
+          ...(opts.filter ? { filter: new RegExp(opts.filter) } : {}),
+          onResult: (res) => process.stdout.write(`${formatResultLine(res)}\n`),
+        });
+        process.stdout.write(`${formatSummary(s)}\n`);
+        if (s.failed > 0) code = 1;
+      } finally {
+        await target.close();
+      }
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode ?? 1;
+    process.stderr.write(`gunyah-emu: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  return code;
+}

@@ -7,7 +7,7 @@ import Table from 'cli-table3';
 import { createEmulator } from '../emulator.js';
 import { runDefaultScenario } from './default-scenario.js';
 import { serveRm } from './rm-serve.js';
-import { openTarget } from './targets.js';
+import { openTarget } from '../conformance/targets.js';
 import { runConformance, formatResultLine, formatSummary } from '../conformance/index.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */

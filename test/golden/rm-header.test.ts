@@ -4,10 +4,10 @@ import { describe, test, expect } from 'vitest';
 import { toHex } from '../../src/shared/bytes.js';
 import { decodeRpcHeader, encodeRpcHeader } from '../../src/rm-rpc/wire/header.js';
 import { FRAGMENTED_VECTORS, HEADER_VECTORS, RM_HEADER_VECTORS } from './rm-header.vectors.js';
-import { describeFragmented, describeGolden, u8 } from './run-golden.js';
+import { describeFragmented, describeGolden, named, u8 } from './run-golden.js';
 
 describe('bare headers', () => {
-  describe.each(HEADER_VECTORS)('$name', ({ header, bytes }) => {
+  describe.each(named(HEADER_VECTORS))('%s', (_name, { header, bytes }) => {
     test('decodeRpcHeader', () => expect(decodeRpcHeader(u8(bytes))).toEqual(header));
     test('encodeRpcHeader', () => {
       const out = new Uint8Array(8);

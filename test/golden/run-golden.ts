@@ -18,6 +18,14 @@ import { decodeRpcFrame, encodeRpcFrame, type RpcFrame } from '../../src/rm-rpc/
 import { fragmentMessage, type RpcMessage } from '../../src/rm-rpc/wire/message.js';
 import type { FragmentedVector, GoldenCheck, GoldenVector } from './golden-types.js';
 
+/**
+ * `[name, vector]` rows for `describe.each('%s')`: vitest shortens `$name` titles to 40
+ * characters, and the names here are the documentation of each vector.
+ */
+export function named<V extends { readonly name: string }>(vectors: readonly V[]): Array<[string, V]> {
+  return vectors.map((v) => [v.name, v]);
+}
+
 /** Wire value of each message type (rm-rpc.md §3), typed here, not imported. */
 export const TYPE_VALUE = { continuation: 0, request: 1, reply: 2, notification: 3 } as const;
 
@@ -68,7 +76,7 @@ function expectHeader(f: RpcFrame, v: GoldenVector | FragmentedVector, msgType: 
 
 /** Run the single-frame vectors of one family. */
 export function describeGolden(vectors: readonly GoldenVector[]): void {
-  describe.each(vectors)('$name', (v) => {
+  describe.each(named(vectors))('%s', (_name, v) => {
     test(`frame header decodes to type ${v.type}, seq ${v.seq}, msg_id 0x${v.msgId.toString(16)}`, () => {
       const f = decodeRpcFrame(u8(v.bytes));
       expectHeader(f, v, TYPE_VALUE[v.type], 0);
@@ -105,7 +113,7 @@ export function describeGolden(vectors: readonly GoldenVector[]): void {
 
 /** Run multi-frame vectors: reassembly by hand from decodeRpcFrame, and fragmentMessage(). */
 export function describeFragmented(vectors: readonly FragmentedVector[]): void {
-  describe.each(vectors)('$name', (v) => {
+  describe.each(named(vectors))('%s', (_name, v) => {
     const fragments = v.frames.length - 1;
 
     test(`${v.frames.length} frames: first ${v.type}, then continuations repeating seq, msg_id and fragments = ${fragments}`, () => {

@@ -367,6 +367,43 @@ describe.each(TRANSPORTS)('msgq socket over %s', (_name, listenOpts) => {
     expect(b.events.listenerCount('tx')).toBe(0);
   });
 
+  test('an endpoint release hook runs exactly once per connection, however it ends', async () => {
+    const released: string[] = [];
+    let gate: Promise<void> = Promise.resolve();
+    const srv = await serve(listenOpts(), {
+      openEndpoint: async (vmid) => {
+        await gate;
+        const [, b] = createMsgqPair();
+        return Object.assign(Object.create(b) as typeof b, { release: () => void released.push(`vm${vmid}`) });
+      },
+    });
+    const c1 = await connectMsgq(srv.target, 1);
+    expect(await c1.send(Uint8Array.of(1))).toEqual({ ready: true }); // works through the prototype
+    await c1.close();
+    await vi.waitFor(() => expect(released).toEqual(['vm1']));
+    // A protocol error ends the connection: released.
+    const raw = await rawClient(srv);
+    await raw.write(encodeHello({ version: 1, role: 'endpoint', vmid: 2 }));
+    await raw.write(fromHex('00 00 00 00'));
+    await raw.closed;
+    await vi.waitFor(() => expect(released).toEqual(['vm1', 'vm2']));
+    // The client leaves while the open is pending: released as soon as the open completes.
+    let open!: () => void;
+    gate = new Promise<void>((r) => (open = r));
+    const early = await rawClient(srv);
+    await early.write(encodeHello({ version: 1, role: 'endpoint', vmid: 3 }));
+    await vi.waitFor(() => expect(srv.connectionCount).toBe(1));
+    early.sock.destroy();
+    await vi.waitFor(() => expect(srv.connectionCount).toBe(0));
+    open();
+    await vi.waitFor(() => expect(released).toEqual(['vm1', 'vm2', 'vm3']));
+    // Server close releases what is still open.
+    gate = Promise.resolve();
+    await connectMsgq(srv.target, 4);
+    await srv.close();
+    expect(released).toEqual(['vm1', 'vm2', 'vm3', 'vm4']);
+  });
+
   test('server close drops listeners and connections; the client sees it', async () => {
     const [, b] = createMsgqPair();
     const srv = await listenMsgq(listenOpts(), { openEndpoint: () => b });

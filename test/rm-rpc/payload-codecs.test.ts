@@ -63,7 +63,12 @@ import { ExitCode, ExitFlag, ExitType, IpaAllocType, IrqNotifyFlag, MemNotifyFla
 const u8 = fc.integer({ min: 0, max: 0xff });
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
-const u64 = fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn });
+// u64 values cluster at the edges the codec treats differently (≤ 2^53 fast path, full range).
+const u64 = fc.oneof(
+  fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }),
+  fc.bigInt({ min: 0n, max: 1n << 53n }),
+  fc.constantFrom(0n, (1n << 32n) - 1n, 1n << 32n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, (1n << 63n) + 5n, 0xffff_ffff_ffff_ffffn),
+);
 const bytes = (maxLength: number) => fc.uint8Array({ maxLength });
 const list = <T>(a: fc.Arbitrary<T>, maxLength = 12) => fc.array(a, { maxLength });
 

@@ -36,6 +36,17 @@ export interface RequestCtx {
 
 export type Handler = (ctx: RequestCtx) => HandlerResult;
 
+/** How a message family registers its handlers. */
+export type Register = (msgId: number, h: Handler) => void;
+
+/** Hooks other families register to release what a VM holds of theirs during a reset. */
+export interface ResetParticipants {
+  /** Release one parcel the VM holds; false when none is left (one per event). */
+  releaseOneParcel?(vm: RmVm): boolean;
+  /** Release the IRQs lent to the VM. */
+  releaseIrqs?(vm: RmVm): void;
+}
+
 /**
  * Thrown where the real RM would abort on an assertion (rm-rpc.md §17). The server either
  * answers `closest` (default) or stops answering, as a crashed RM would.
@@ -86,7 +97,7 @@ export interface RmContext {
   /** Free everything the hypervisor holds for `vm` (objects, caps, vIRQs, link). */
   destroyHypObjects(vm: RmVm): void;
   /** What other message families release when a VM is reset (VM_RESET stages 2 and 3). */
-  readonly resetParticipants: import('./handlers/vm-reset.js').ResetParticipants;
+  readonly resetParticipants: ResetParticipants;
   /** Deterministic bytes for GUIDs and handle bases. */
   random(n: number): Uint8Array;
 }

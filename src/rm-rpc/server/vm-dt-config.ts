@@ -46,13 +46,14 @@
  *   D6 vCPU `mpidr` is the cpu node's `reg` read with the cpus node's #address-cells (default
  *      2); if unreadable, the vCPU's index. (The RM does not read it: it programs a linear
  *      MPIDR mapping.) `affinityIndex` is the index for proxy scheduling, else affinity-map[i].
- *   D7 Untrusted configs (the default: a Linux VMM's DT is not platform-authenticated) are
- *      refused for crash-fatal, memory is-direct, iomemory-ranges, gic-irq-ranges, and, for
- *      non-proxy vCPUs, a sched-priority ≥ 0 (the RM requires a lower priority than the
- *      owner). Non-proxy vCPUs also need sched-timeslice × 1000 ns within 100 µs..100 ms
- *      (SCHEDULER_MIN/MAX_TIMESLICE; the minimum differs between hypervisor builds,
- *      unverified). Platform limits we cannot know (max cores, IPA size, owner priority) are
- *      not checked, except `maxVcpus` when given.
+ *   D7 Untrusted configs are refused for crash-fatal, memory is-direct, iomemory-ranges,
+ *      gic-irq-ranges, and, for non-proxy vCPUs, a sched-priority ≥ 0 (the RM requires a
+ *      lower priority than the owner's). Non-proxy vCPUs also need sched-timeslice × 1000 ns
+ *      within 100 µs..100 ms (SCHEDULER_MIN/MAX_TIMESLICE; the minimum differs between
+ *      hypervisor builds, unverified). Platform limits we cannot know (max cores, IPA size, owner priority) are
+ *      not checked, except `maxVcpus` when given. Untrusted is our default because a Linux
+ *      VMM's DT is not platform-authenticated (auth_type 0); where the RM sets trusted_config
+ *      is not in the public snapshot (platform code), so this default is unverified.
  *   D8 Walker limits of the RM: a node 16 deep (root = 0) trips an assert in the RM; a path of
  *      256+ bytes (128+ for a cpu node) fails fdt_get_path. Both are refused here.
  *   D9 VDEVICE_MAX_PUSH_COMPATIBLES is 6 in the newest RM headers (4 in older ones): a

@@ -86,8 +86,12 @@ export const rd16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 
 export const rd32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 /** Little-endian s32 at `o`. */
 export const rdI32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
-/** Little-endian u64 at `o`. */
-export const rd64 = (b: Uint8Array, o: number): bigint => (BigInt(rd32(b, o + 4)) << 32n) | BigInt(rd32(b, o));
+/** Little-endian u64 at `o`. One BigInt allocation when the value fits 53 bits (addresses, sizes). */
+export function rd64(b: Uint8Array, o: number): bigint {
+  const lo = rd32(b, o);
+  const hi = rd32(b, o + 4);
+  return hi < 0x20_0000 ? BigInt(hi * 0x1_0000_0000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
 
 function wr32(b: Uint8Array, o: number, x: number): void {
   b[o] = x;
@@ -253,8 +257,15 @@ export class Writer {
   }
   u64(x: bigint, what = 'u64'): this {
     assertU64(x, what);
-    wr32(this.out, this.off, Number(x & 0xffff_ffffn));
-    wr32(this.out, this.off + 4, Number(x >> 32n));
+    if (x <= 0x1f_ffff_ffff_ffffn) {
+      // Fits a double exactly: one conversion, no intermediate BigInts.
+      const n = Number(x);
+      wr32(this.out, this.off, n >>> 0);
+      wr32(this.out, this.off + 4, Math.floor(n / 0x1_0000_0000));
+    } else {
+      wr32(this.out, this.off, Number(x & 0xffff_ffffn));
+      wr32(this.out, this.off + 4, Number(x >> 32n));
+    }
     this.off += 8;
     return this;
   }

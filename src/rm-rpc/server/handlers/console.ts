@@ -8,9 +8,8 @@
 import { RmMsgId, RmNotifId } from '../../wire/msg-ids.js';
 import { CONSOLE_TARGET_REQ, CONSOLE_WRITE_REQ } from '../../wire/console.js';
 import { NOTIFY_VM_CONSOLE_CHARS_PAYLOAD } from '../../wire/notifications.js';
-import { OK, RmAssertion, type RmContext } from '../context.js';
+import { OK, RmAssertion, type RmContext, type Register } from '../context.js';
 import type { ConsoleState, RmVm } from '../vm-record.js';
-import type { Register } from './index.js';
 import { require } from './refusal.js';
 
 interface ConsoleAccess {

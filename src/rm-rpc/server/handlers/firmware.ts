@@ -9,9 +9,8 @@
 import { RmMsgId } from '../../wire/msg-ids.js';
 import { FW_MILESTONE_REQ, FW_SET_VM_FIRMWARE_REQ } from '../../wire/firmware.js';
 import { AuthType } from '../../wire/enums.js';
-import { OK, type RmContext } from '../context.js';
+import { OK, type RmContext, type Register } from '../context.js';
 import { VMID_HLOS, VMID_RM } from '../vm-record.js';
-import type { Register } from './index.js';
 import { require } from './refusal.js';
 
 export function registerFirmwareHandlers(ctx: RmContext, reg: Register): void {

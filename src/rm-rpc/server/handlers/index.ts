@@ -3,7 +3,7 @@
  * handler order (rm-rpc.md §8.1): console → VM management → memparcel → resources → IRQ →
  * VM creation → IPA → firmware. An ID with no handler is answered UNIMPLEMENTED by the server.
  */
-import type { Handler, RmContext } from '../context.js';
+import type { Register, RmContext } from '../context.js';
 import { registerConsoleHandlers } from './console.js';
 import { registerVmMgmtHandlers } from './vm-mgmt.js';
 import { registerMemparcelHandlers } from './memparcel.js';
@@ -13,7 +13,7 @@ import { registerVmCreationHandlers } from './vm-creation.js';
 import { registerIpaHandlers } from './ipa.js';
 import { registerFirmwareHandlers } from './firmware.js';
 
-export type Register = (msgId: number, h: Handler) => void;
+export type { Register };
 
 export function registerAllHandlers(ctx: RmContext, reg: Register): void {
   registerConsoleHandlers(ctx, reg);

@@ -8,8 +8,7 @@
  */
 import { RmMsgId } from '../../wire/msg-ids.js';
 import { IPA_RESERVE_REQ } from '../../wire/ipa.js';
-import type { RmContext } from '../context.js';
-import type { Register } from './index.js';
+import type { RmContext, Register } from '../context.js';
 import { RmRefusal } from './refusal.js';
 
 export function registerIpaHandlers(ctx: RmContext, reg: Register): void {

@@ -19,9 +19,8 @@ import {
 } from '../../wire/irq.js';
 import { NOTIFY_VM_IRQ_LENT_PAYLOAD, NOTIFY_VM_IRQ_OWNER_PAYLOAD } from '../../wire/notifications.js';
 import { IrqNotifyFlag, VIRQ_NUM_INVALID } from '../../wire/enums.js';
-import { OK, ok, RmAssertion, type Handler, type RmContext } from '../context.js';
+import { OK, ok, RmAssertion, type Handler, type RmContext, type Register } from '../context.js';
 import { VMID_HLOS, type RmVm } from '../vm-record.js';
-import type { Register } from './index.js';
 import { require } from './refusal.js';
 
 /** Hardware IRQs the platform binds to HLOS. */

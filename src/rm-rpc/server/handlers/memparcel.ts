@@ -7,8 +7,7 @@
  * has no handler for: UNIMPLEMENTED (rm-rpc.md §8.1). Platform parcels exist meanwhile
  * (RmControl.seedParcel) so that VM creation can be exercised.
  */
-import type { RmContext } from '../context.js';
-import type { Register } from './index.js';
+import type { RmContext, Register } from '../context.js';
 
 export function registerMemparcelHandlers(_ctx: RmContext, _reg: Register): void {
   // Intentionally empty: see the header comment.

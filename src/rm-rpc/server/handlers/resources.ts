@@ -9,8 +9,7 @@
 import { RmMsgId } from '../../wire/msg-ids.js';
 import { VMID_REQ, VM_GET_HYP_RESOURCES_REPLY } from '../../wire/vm-mgmt.js';
 import { ResourceType } from '../../wire/enums.js';
-import { ok, type RmContext } from '../context.js';
-import type { Register } from './index.js';
+import { ok, type RmContext, type Register } from '../context.js';
 import { require } from './refusal.js';
 import { vmOr } from './vm-lookup.js';
 

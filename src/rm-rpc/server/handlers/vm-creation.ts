@@ -20,12 +20,11 @@ import {
   VM_SET_ADDRESS_LAYOUT_REQ,
 } from '../../wire/vm-creation.js';
 import { AddressRangeId, AuthType, BootContextRegSet } from '../../wire/enums.js';
-import { OK, type Handler, type RmContext } from '../context.js';
+import { OK, type Handler, type RmContext, type Register } from '../context.js';
 import { VMID_HLOS, type RmVm } from '../vm-record.js';
 import { VmStatus } from '../vm-state.js';
 import { parseVmDtConfig } from '../vm-dt-config.js';
 import { createVmResources } from '../vm-resources.js';
-import type { Register } from './index.js';
 import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 

@@ -34,7 +34,7 @@ import {
   VM_HOST_GET_TYPE_REPLY,
 } from '../../wire/vm-mgmt.js';
 import { ExitCode, ExitType, HOST_TYPE_GUNYAH_AARCH64_V1, VmIdType, VmStopFlag } from '../../wire/enums.js';
-import { OK, ok, RmAssertion, type RmContext } from '../context.js';
+import { OK, ok, RmAssertion, type RmContext, type Register } from '../context.js';
 import {
   VMID_DYNAMIC_BASE,
   VMID_DYNAMIC_END,
@@ -46,7 +46,6 @@ import {
 } from '../vm-record.js';
 import { newVmRecord } from '../vm-factory.js';
 import { VmStatus, OsStatus } from '../vm-state.js';
-import type { Register } from './index.js';
 import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 import { startResetCleanup } from './vm-reset.js';

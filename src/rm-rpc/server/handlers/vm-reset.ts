@@ -8,7 +8,7 @@
  * message cleared) → COMPLETED → RESET, NOTIFY_VM_STATUS(RESET) to peers, then every peer is
  * deregistered (§15.3).
  */
-import type { RmContext } from '../context.js';
+import type { ResetParticipants, RmContext } from '../context.js';
 import type { RmVm } from '../vm-record.js';
 import { VmStatus, OsStatus } from '../vm-state.js';
 
@@ -22,14 +22,6 @@ export const ResetStage = {
   CLEANUP_VM: 5,
   COMPLETED: 6,
 } as const;
-
-/** Hooks other families register to release what a VM holds of theirs during a reset. */
-export interface ResetParticipants {
-  /** Release one parcel the VM holds; false when none is left (one per event). */
-  releaseOneParcel?(vm: RmVm): boolean;
-  /** Release the IRQs lent to the VM. */
-  releaseIrqs?(vm: RmVm): void;
-}
 
 /** Begin the staged cleanup of `vm` (the caller has checked the request). */
 export function startResetCleanup(ctx: RmContext, vm: RmVm, participants: ResetParticipants = ctx.resetParticipants): void {

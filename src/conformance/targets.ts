@@ -8,7 +8,7 @@ import { asAsyncEndpoint } from '../msgq/async-endpoint.js';
 import { connectControl, connectMsgq } from '../msgq/socket-client.js';
 import type { RmControl, RmInspection } from '../rm-rpc/server/control.js';
 import { isHypError } from '../shared/hyp-errors.js';
-import type { RawRmChannel, RmTarget } from '../conformance/target.js';
+import type { RawRmChannel, RmTarget } from './target.js';
 import type { RmServerOptions } from '../rm-rpc/server/context.js';
 
 /** A raw channel over any async endpoint: recv waits for the RX vIRQ, with a timeout. */

@@ -31,6 +31,7 @@ import {
   decodeHypResources,
   initReq,
   lenStringReq,
+  setFirmwareMemReq,
   setStatusReq,
   setTimeBaseReq,
   stopReq,
@@ -254,6 +255,9 @@ export const VM_CASES: readonly ConformanceCase[] = [
       await guest.expect(RmMsgId.VM_GET_CRASH_MSG, vmidReq(g), 'VMID_INVALID', `of itself (${hx(g)}; owner only)`, 0);
       const tb = await guest.expect(RmMsgId.VM_SET_TIME_BASE, setTimeBaseReq(x, 1n, 2n), 'DENIED', of, 4);
       expectBytes(tb.data, [1, 0, 0, 0], 'VM_SET_TIME_BASE (not query-allowed) hypervisor error');
+      // rm-rpc.md §12.1: VM_SET_FIRMWARE_MEM error replies carry a hypervisor error that is always 1.
+      const fw = await guest.expect(RmMsgId.VM_SET_FIRMWARE_MEM, setFirmwareMemReq(x, 0, 0n, 0x1000n), 'DENIED', of, 4);
+      expectBytes(fw.data, [1, 0, 0, 0], 'VM_SET_FIRMWARE_MEM (not query-allowed) hypervisor error');
       await guest.expect(RmMsgId.VM_CONSOLE_OPEN, vmidReq(x), 'DENIED', of, 0);
       await guest.expect(RmMsgId.VM_CONSOLE_WRITE, consoleWriteReq(x, ascii('hi')), 'DENIED', of, 0);
       // Any VM may ask for resources, but vCPU entries go to the owner only (rm-rpc.md §12.4).

@@ -151,6 +151,17 @@ export function configImageReq(c: ConfigImage): Uint8Array {
   });
 }
 
+/** VM_SET_FIRMWARE_MEM: `{u16 vmid, u16 res0, u32 handle, u64 fw_offset, u64 fw_size}` (24 bytes). */
+export function setFirmwareMemReq(vmid: number, handle: number, fwOffset: bigint, fwSize: bigint, res0 = 0): Uint8Array {
+  return build(24, (v) => {
+    v.setUint16(0, vmid, true);
+    v.setUint16(2, res0, true);
+    v.setUint32(4, handle >>> 0, true);
+    v.setBigUint64(8, fwOffset, true);
+    v.setBigUint64(16, fwSize, true);
+  });
+}
+
 /** VM_SET_STATUS: `{u8 ignored, u8 os_state, u16 app_status}`. */
 export function setStatusReq(osState: number, appStatus: number, byte0 = 0): Uint8Array {
   return build(4, (v) => {

@@ -47,6 +47,11 @@ interface VectorBase<T> {
   /** The decoded payload (after the 8-byte header, or after err_code for a reply). */
   readonly record: T;
   readonly disagreement?: Disagreement;
+  /**
+   * Set (to the rule, e.g. 'padding is ignored, §10') on bytes the RM accepts but an encoder
+   * never writes: non-zero ignored padding, an absent trailing list. Only decode and mirror run.
+   */
+  readonly decodeOnly?: string;
 }
 
 /** A single-frame message: `bytes` is the whole frame. */
@@ -92,7 +97,7 @@ export interface InvalidVector {
   readonly disagreement?: Omit<Disagreement, 'fails'>;
 }
 
-type Common = { name: string; ref: string; seq: number; msgId: number; bytes: number[]; disagreement?: Disagreement };
+type Common = { name: string; ref: string; seq: number; msgId: number; bytes: number[]; disagreement?: Disagreement; decodeOnly?: string };
 
 /** A request frame whose payload is `RM_CATALOGUE[msg].req`. */
 export function request<N extends RmMsgName>(msg: N, v: Common & { record: ReqOf<N> }): GoldenVector {

@@ -189,6 +189,10 @@ export interface VmDtMemory {
 
 export interface VmDtConfig {
   readonly imageName?: string;
+  /** `vm-uri`: what VM_GET_ID and VM_LOOKUP_URI report. */
+  readonly uri?: string;
+  /** `vm-guid` as 16 bytes: the hex digits in order, each 16-bit group big-endian (RM parse_vm_info). */
+  readonly guid?: Uint8Array;
   readonly osType?: string;
   readonly vmType?: string;
   readonly vmAttrs: readonly string[];
@@ -375,6 +379,8 @@ interface State {
   readonly root: FdtNode;
   vmConfigSeen: boolean;
   imageName?: string;
+  uri?: string;
+  guid?: Uint8Array;
   osType?: string;
   vmType?: string;
   vmAttrs: string[];
@@ -447,6 +453,14 @@ function memoryChild(node: FdtNode, path: string, ctx: Ctx) {
   return { label, allocateBase, optional: has(mem, 'optional'), ...(base !== undefined ? { base } : {}) };
 }
 
+/** The 16 bytes of an 8-4-4-4-12 GUID string (checked by guidScans first). */
+function guidToBytes(text: string): Uint8Array {
+  const digits = text.replace(/-/g, '').replace(/^0x/i, '').padStart(32, '0').slice(0, 32);
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16) || 0;
+  return out;
+}
+
 function parseVmConfig(st: State, node: FdtNode, path: string, ctx: Ctx): void {
   st.vmConfigSeen = true;
   const vmType = firstStr(node, 'vm-type')?.text;
@@ -460,6 +474,9 @@ function parseVmConfig(st: State, node: FdtNode, path: string, ctx: Ctx): void {
   st.imageName = name.text;
   const guid = firstStr(node, 'vm-guid');
   if (guid !== undefined && !guidScans(guid.text)) reject(path, `invalid vm-guid "${guid.text}"`);
+  if (guid !== undefined) st.guid = guidToBytes(guid.text);
+  const uri = firstStr(node, 'vm-uri');
+  if (uri !== undefined) st.uri = uri.text;
 
   const iomem = node.props.get('iomemory-ranges');
   if (iomem !== undefined) {
@@ -781,6 +798,8 @@ export function parseVmDtConfig(dtb: Uint8Array, opts: VmDtConfigOptions = {}): 
         };
   return {
     ...(st.imageName !== undefined ? { imageName: st.imageName } : {}),
+    ...(st.uri !== undefined ? { uri: st.uri } : {}),
+    ...(st.guid !== undefined ? { guid: st.guid } : {}),
     ...(st.osType !== undefined ? { osType: st.osType } : {}),
     ...(st.vmType !== undefined ? { vmType: st.vmType } : {}),
     vmAttrs: st.vmAttrs,

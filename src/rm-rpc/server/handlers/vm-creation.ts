@@ -94,6 +94,8 @@ export function registerVmCreationHandlers(ctx: RmContext, reg: Register): void 
         throw err;
       }
       if (vm.dt.imageName) vm.name = vm.dt.imageName;
+      if (vm.dt.uri) vm.uri = vm.dt.uri;
+      if (vm.dt.guid) vm.guid = vm.dt.guid;
       createVmResources(ctx, vm);
     } catch (err) {
       ctx.destroyHypObjects(vm);

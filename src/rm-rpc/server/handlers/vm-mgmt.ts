@@ -33,6 +33,7 @@ import {
   VM_SET_CRASH_MSG_REQ,
   VM_HOST_GET_TYPE_REPLY,
 } from '../../wire/vm-mgmt.js';
+import { EMPTY } from '../../wire/codec.js';
 import { ExitCode, ExitType, HOST_TYPE_GUNYAH_AARCH64_V1, VmIdType, VmStopFlag } from '../../wire/enums.js';
 import { OK, ok, RmAssertion, type RmContext, type Register } from '../context.js';
 import {
@@ -202,7 +203,8 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     return lookup(caller, (vm) => sameBytes(vm.guid, guid));
   });
 
-  reg(RmMsgId.VM_GET_OWNER, ({ caller }) => {
+  reg(RmMsgId.VM_GET_OWNER, ({ caller, payload }) => {
+    EMPTY.decode(payload);
     const me = vmOr(ctx, caller, 'VMID_INVALID');
     return ok(VM_GET_OWNER_REPLY.encode({ owner: me.owner }));
   });
@@ -213,9 +215,13 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     return ok(VM_GET_CRASH_MSG_REPLY.encode({ message: vm.crashMsg ?? new Uint8Array(0) }));
   });
 
-  reg(RmMsgId.VM_GET_VMID, ({ caller }) => ok(VM_GET_VMID_REPLY.encode({ vmid: caller })));
+  reg(RmMsgId.VM_GET_VMID, ({ caller, payload }) => {
+    EMPTY.decode(payload);
+    return ok(VM_GET_VMID_REPLY.encode({ vmid: caller }));
+  });
 
-  reg(RmMsgId.VM_GET_PEERS, ({ caller }) => {
+  reg(RmMsgId.VM_GET_PEERS, ({ caller, payload }) => {
+    EMPTY.decode(payload);
     const me = vmOr(ctx, caller, 'VMID_INVALID');
     return ok(VM_GET_PEERS_REPLY.encode({ vmids: [...me.peers].sort((a, b) => a - b) }));
   });
@@ -223,7 +229,13 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
   reg(RmMsgId.VM_SET_TIME_BASE, ({ caller, payload }) => {
     // Every error reply carries a u32 hypervisor error; no hypercall was made, so it is OK (0).
     const tail = HYP_ERROR_TAIL.encode({ hypError: 0 });
-    const req = VM_SET_TIME_BASE_REQ.decode(payload);
+    let req;
+    try {
+      req = VM_SET_TIME_BASE_REQ.decode(payload);
+    } catch (err) {
+      if (isWireError(err)) throw new RmRefusal(err.rmError, err.message, tail);
+      throw err;
+    }
     const vm = ctx.vms.get(req.vmid === 0 ? caller : req.vmid);
     require(vm !== undefined && queryAllowed(vm, caller), 'DENIED', 'not query-allowed', tail);
     require(vm.state === VmStatus.INIT || vm.state === VmStatus.READY, 'VM_STATE', 'VM not INIT or READY', tail);
@@ -286,5 +298,5 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     return OK;
   });
 
-  reg(RmMsgId.VM_HOST_GET_TYPE, () => ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 })));
+  reg(RmMsgId.VM_HOST_GET_TYPE, ({ payload }) => EMPTY.decode(payload) && ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 })));
 }

@@ -4,15 +4,27 @@
  * control role offers the RM's out-of-band control (seedParcel, inspect, checkInvariants).
  */
 import type { Emulator } from '../emulator.js';
-import { listenMsgq, type MsgqListenOptions, type MsgqSocketServer } from '../msgq/socket-server.js';
+import { listenMsgq, type MsgqListenOptions, type MsgqSocketServer, type ServedEndpoint } from '../msgq/socket-server.js';
 import type { PlatformParcelSpec } from '../rm-rpc/server/control.js';
 
 /** Serve `emu`'s RM on `where`. Endpoints are released when their connection closes. */
 export async function serveRm(emu: Emulator, where: MsgqListenOptions): Promise<MsgqSocketServer> {
   return listenMsgq(where, {
-    openEndpoint(vmid) {
+    openEndpoint(vmid): ServedEndpoint {
       const { endpoint, release } = emu.acquireRmEndpoint(vmid);
-      return Object.assign(Object.create(endpoint) as typeof endpoint, { release });
+      return {
+        maxMsgSize: endpoint.maxMsgSize,
+        events: endpoint.events,
+        send: (bytes, push) => endpoint.send(bytes, push),
+        receive: (bufSize) => endpoint.receive(bufSize),
+        get rxPending() {
+          return endpoint.rxPending;
+        },
+        get txReady() {
+          return endpoint.txReady;
+        },
+        release,
+      };
     },
     async onControl(request) {
       const r = request as { op?: string; spec?: PlatformParcelSpec };

@@ -2,9 +2,9 @@
  * The device tree the conformance suite hands the RM as a VM's configuration (the contents of
  * the platform-seeded image parcel that VM_CONFIG_IMAGE points at).
  *
- * Reference: vmm-flows.md §5.1 (`/gunyah-vm-config`: image-name, os-type, memory, vcpus
- * {affinity "proxy"}, vdevices {generate "/hypervisor"} and a `bell-<label>` doorbell) and §5.2
- * (cpus, psci). Where the sheet is silent the real RM decides (quic/gunyah-resource-manager
+ * Reference: vmm-flows.md §5.1 (`/gunyah-vm-config`: image-name, os-type, memory, interrupts,
+ * vcpus {affinity "proxy"}, vdevices {generate "/hypervisor"} and a `bell-<label>` doorbell) and
+ * §5.2 (cpus, psci, the GICv3 node). Where the sheet is silent the real RM decides (quic/gunyah-resource-manager
  * src/vm_config/vm_config_parser.c, 12/2023):
  *  - `image-name` is mandatory in `/gunyah-vm-config` (get_vendor_and_vm_name: a missing name
  *    fails the parse, so VM_INIT would fail);
@@ -36,6 +36,9 @@ export interface TestDtbOptions {
   readonly minSize?: number;
 }
 
+/** phandle of the tree's GIC node (TVMM uses 1). */
+const GIC_PHANDLE = 1;
+
 /** Guest address the tree declares as the VM's memory base (TVMM's choice, vmm-flows.md §2). */
 export const TEST_MEMORY_BASE = 0x8000_0000n;
 
@@ -46,6 +49,7 @@ export function buildTestDtb(o: TestDtbOptions = {}): Uint8Array {
   b.beginNode('');
   b.propU32('#address-cells', 2);
   b.propU32('#size-cells', 2);
+  b.propU32('interrupt-parent', GIC_PHANDLE);
 
   b.beginNode('cpus');
   b.propU32('#address-cells', 1);
@@ -65,6 +69,17 @@ export function buildTestDtb(o: TestDtbOptions = {}): Uint8Array {
   b.propString('method', 'hvc');
   b.endNode();
 
+  // GICv3 as TVMM lays it out (vmm-flows.md §5.2): distributor at 0x3FFF_0000, one 128 KiB
+  // redistributor frame per vCPU just below it.
+  const redist = 0x2_0000 * cpus;
+  b.beginNode('interrupt-controller@3fff0000');
+  b.propString('compatible', 'arm,gic-v3');
+  b.propU32('#interrupt-cells', 3);
+  b.propEmpty('interrupt-controller');
+  b.propU64s('reg', [0x3fff_0000n, 0x1_0000n, BigInt(0x3fff_0000 - redist), BigInt(redist)]);
+  b.propU32('phandle', GIC_PHANDLE);
+  b.endNode();
+
   b.beginNode('gunyah-vm-config');
   b.propString('image-name', o.imageName ?? CONFORMANCE_IMAGE_NAME);
   b.propString('os-type', 'linux');
@@ -75,6 +90,10 @@ export function buildTestDtb(o: TestDtbOptions = {}): Uint8Array {
   b.propU32('#address-cells', 2);
   b.propU32('#size-cells', 2);
   b.propU64('base-address', TEST_MEMORY_BASE);
+  b.endNode();
+
+  b.beginNode('interrupts');
+  b.propU32('config', GIC_PHANDLE);
   b.endNode();
 
   b.beginNode('vcpus');

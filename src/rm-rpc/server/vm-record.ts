@@ -93,3 +93,8 @@ export function queryAllowed(vm: RmVm, caller: number): boolean {
 export function isDynamicVmid(vmid: number): boolean {
   return vmid >= VMID_DYNAMIC_BASE && vmid < VMID_DYNAMIC_END;
 }
+
+/** Secondary VMIDs are the platform's reserved range (4..31 on the qemu platform). */
+export function isSecondaryVmid(vmid: number): boolean {
+  return vmid >= VMID_SECONDARY_MIN && vmid <= VMID_SECONDARY_MAX;
+}

@@ -40,7 +40,8 @@ export function registerConsoleHandlers(ctx: RmContext, reg: Register): void {
     return OK;
   });
   reg(RmMsgId.VM_CONSOLE_FLUSH, ({ caller, payload }) => {
-    consoleFor(ctx, caller, CONSOLE_TARGET_REQ.decode(payload).target);
+    const a = consoleFor(ctx, caller, CONSOLE_TARGET_REQ.decode(payload).target);
+    require(a.self ? a.console.vmOpen : a.console.ownerOpen, 'DENIED', "the caller's side is not open");
     return OK;
   });
   reg(RmMsgId.VM_CONSOLE_WRITE, ({ caller, payload }) => {

@@ -41,8 +41,8 @@ import {
   VMID_DYNAMIC_END,
   VMID_EXPLICIT_LIMIT,
   VMID_HLOS,
-  VMID_RM,
   queryAllowed,
+  isSecondaryVmid,
   type RmVm,
 } from '../vm-record.js';
 import { newVmRecord } from '../vm-factory.js';
@@ -227,8 +227,9 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
   });
 
   reg(RmMsgId.VM_SET_TIME_BASE, ({ caller, payload }) => {
-    // Every error reply carries a u32 hypervisor error; no hypercall was made, so it is OK (0).
-    const tail = HYP_ERROR_TAIL.encode({ hypError: 0 });
+    // Every error reply carries a u32 hypervisor error: ERROR_ARGUMENT_INVALID (1) for every
+    // failure the RM finds itself (RM vm_mgnt.c; docs/decisions.md R14).
+    const tail = HYP_ERROR_TAIL.encode({ hypError: 1 });
     let req;
     try {
       req = VM_SET_TIME_BASE_REQ.decode(payload);
@@ -237,7 +238,8 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
       throw err;
     }
     const vm = ctx.vms.get(req.vmid === 0 ? caller : req.vmid);
-    require(vm !== undefined && queryAllowed(vm, caller), 'DENIED', 'not query-allowed', tail);
+    require(vm !== undefined, 'NORESOURCE', `VM ${req.vmid} does not exist`, tail);
+    require(queryAllowed(vm, caller), 'DENIED', 'not query-allowed', tail);
     require(vm.state === VmStatus.INIT || vm.state === VmStatus.READY, 'VM_STATE', 'VM not INIT or READY', tail);
     vm.timeBase = { timeBase: req.timeBase, sysTimerRef: req.sysTimerRef };
     return OK;
@@ -269,7 +271,7 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
   });
 
   reg(RmMsgId.VM_SET_STATUS, ({ caller, payload }) => {
-    require(caller !== VMID_HLOS && caller !== VMID_RM && ctx.vms.has(caller), 'DENIED', 'only secondary VMs set their status');
+    require(isSecondaryVmid(caller) && ctx.vms.has(caller), 'DENIED', 'only secondary VMIDs set their status');
     const req = VM_SET_STATUS_REQ.decode(payload);
     require(isSettableOsStatus(req.osStatus), 'ARGUMENT_INVALID', `os_status ${req.osStatus}`);
     const vm = ctx.vms.get(caller)!;

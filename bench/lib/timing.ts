@@ -26,6 +26,11 @@ export interface RoundResult {
   readonly ms: number;
   /** ops / (ms / 1000). */
   readonly opsPerSec: number;
+  /**
+   * CPU time the whole process used meanwhile (user + system, all threads, so V8's GC helper
+   * threads count too), in ms. Well under `ms` means the round was starved by other load.
+   */
+  readonly cpuMs: number;
 }
 
 /** How long and how often to measure. */
@@ -55,6 +60,7 @@ export function median(xs: readonly number[]): number {
  */
 export async function runFor(op: Op, ms: number, batch = 1): Promise<RoundResult> {
   const n = Math.max(1, Math.floor(batch));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + ms;
   let ops = 0;
@@ -65,7 +71,8 @@ export async function runFor(op: Op, ms: number, batch = 1): Promise<RoundResult
     now = performance.now();
   } while (now < end);
   const elapsed = now - t0;
-  return { ops, ms: elapsed, opsPerSec: ops / (elapsed / 1000) };
+  const c = process.cpuUsage(c0);
+  return { ops, ms: elapsed, opsPerSec: ops / (elapsed / 1000), cpuMs: (c.user + c.system) / 1000 };
 }
 
 /** Operations per batch so that one batch takes about 1 ms at `opsPerSec`. */

@@ -7,7 +7,9 @@
 import { createEmulator } from '../emulator.js';
 import { RmCalls, onVmStatus } from '../rm-rpc/client/index.js';
 import { buildTestDtb } from '../conformance/dtb.js';
-import { toHex } from '../shared/bytes.js';
+import { fromHex, toHex } from '../shared/bytes.js';
+import { notificationById, specById } from '../rm-rpc/wire/catalogue.js';
+import { vmStatusName } from '../rm-rpc/server/vm-state.js';
 import { createMemoryTraceSink, type TraceEvent } from '../shared/trace.js';
 import { VmStatus } from '../rm-rpc/wire/enums.js';
 import { rmErrorName } from '../rm-rpc/wire/errors.js';
@@ -64,9 +66,37 @@ function toRows(events: readonly TraceEvent[]): ScenarioRow[] {
     if (e['side'] !== 'client') continue;
     const name = String(e['name']);
     const seq = Number(e['seq']);
-    if (e.kind === 'rm.call') rows.push({ step: rows.length + 1, kind: 'request', name, seq, detail: `${String(e['len'])} payload bytes` });
-    if (e.kind === 'rm.reply') rows.push({ step: rows.length + 1, kind: 'reply', name, seq, detail: rmErrorName(Number(e['err'])) ?? String(e['err']) });
-    if (e.kind === 'rm.notification') rows.push({ step: rows.length + 1, kind: 'notification', name, seq, detail: `${String(e['len'])} payload bytes` });
+    const msgId = Number(e['msgId']);
+    const bytes = fromHex(String(e['hex'] ?? ''));
+    if (e.kind === 'rm.call') rows.push({ step: rows.length + 1, kind: 'request', name, seq, detail: describe(() => specById(msgId)?.req.decode(bytes), bytes) });
+    if (e.kind === 'rm.reply') {
+      const err = rmErrorName(Number(e['err'])) ?? String(e['err']);
+      const data = bytes.byteLength > 0 ? ` ${describe(() => specById(msgId)?.reply.decode(bytes), bytes)}` : '';
+      rows.push({ step: rows.length + 1, kind: 'reply', name, seq, detail: `${err}${data}` });
+    }
+    if (e.kind === 'rm.notification') {
+      rows.push({ step: rows.length + 1, kind: 'notification', name, seq, detail: describe(() => notificationById(msgId)?.payload.decode(bytes), bytes) });
+    }
   }
   return rows;
+}
+
+/** A short readable form of a decoded payload record (status values by name). */
+function describe(decode: () => unknown, bytes: Uint8Array): string {
+  let rec: unknown;
+  try {
+    rec = decode();
+  } catch {
+    rec = undefined;
+  }
+  if (rec === undefined || rec === null || typeof rec !== 'object') return bytes.byteLength ? toHex(bytes, '') : '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    if (k === 'vmStatus' && typeof v === 'number') parts.push(`${k}=${vmStatusName(v)}`);
+    else if (v instanceof Uint8Array) parts.push(`${k}=${toHex(v, '') || '-'}`);
+    else if (Array.isArray(v)) parts.push(`${k}=[${v.length}]`);
+    else if (typeof v === 'number' || typeof v === 'bigint') parts.push(`${k}=0x${v.toString(16)}`);
+    else parts.push(`${k}=${String(v)}`);
+  }
+  return parts.join(' ');
 }

@@ -30,14 +30,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         return;
       }
       const r = await runDefaultScenario(Number(opts.seed));
-      const t = new Table({ head: ['#', 'kind', 'message', 'seq', 'detail'] });
+      const t = new Table({
+        head: ['#', 'kind', 'message', 'seq', 'detail'],
+        style: { head: process.stdout.isTTY ? ['cyan'] : [], border: process.stdout.isTTY ? ['grey'] : [], compact: true },
+      });
       for (const row of r.rows) t.push([row.step, row.kind, row.name, row.seq, row.detail]);
       process.stdout.write(`Default scenario: VM 0x${r.vmid.toString(16)} through the RM lifecycle\n${t.toString()}\n`);
       if (r.invariantViolations.length > 0) {
         process.stdout.write(`invariant violations:\n  ${r.invariantViolations.join('\n  ')}\n`);
         code = 1;
       } else {
-        process.stdout.write('all invariants hold; no VM, parcel or hypervisor object left behind\n');
+        process.stdout.write('all invariants hold; no VM and no hypervisor object left behind\n');
       }
     });
 

@@ -34,6 +34,19 @@ export const CONSOLE_VECTORS: readonly GoldenVector[] = [
       0x06, 0x00, 0x00, 0x00, //                         err_code 0x6 ARGUMENT_INVALID
     ],
   }),
+  request('VM_CONSOLE_OPEN', {
+    name: 'VM_CONSOLE_OPEN request with non-zero res0 (no check is stated: ignored)',
+    ref: 'rm-rpc.md §10, §12.7',
+    seq: 0x0087,
+    msgId: 0x5600_0081,
+    record: { target: 0 },
+    decodeOnly: 'padding fields are ignored unless a check is stated (§10)',
+    bytes: [
+      0x21, 0x01, 0x87, 0x00, 0x81, 0x00, 0x00, 0x56, // REQUEST, seq 0x87, VM_CONSOLE_OPEN
+      0x00, 0x00, //                                     target 0
+      0x01, 0x00, //                                     res0 (ignored)
+    ],
+  }),
   request('VM_CONSOLE_CLOSE', {
     name: 'VM_CONSOLE_CLOSE request, target 0x80 (the owner closes its VM\'s console)',
     ref: 'rm-rpc.md §12.7',

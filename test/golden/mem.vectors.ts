@@ -87,6 +87,33 @@ export const MEM_VECTORS: readonly GoldenVector[] = [
       0x00, 0x00, 0xee, 0xee, //                         n_attr 0, reserved (ignored)
     ],
   }),
+  request('MEM_LEND', {
+    name: 'MEM_LEND request of 20 bytes ending after the ACL list: SGL and attr lists empty',
+    ref: 'rm-rpc.md §10, §12.5',
+    seq: 0x010f,
+    msgId: 0x5100_0012,
+    record: {
+      memType: 0,
+      flags: 0,
+      label: 0,
+      acl: [
+        { vmid: 0x80, rights: 7 },
+        { vmid: 0x81, rights: 5 },
+      ],
+      sgl: [],
+      attrs: [],
+    },
+    decodeOnly: 'missing trailing lists = empty lists (§10); n_sgl == 0 is the handler\'s ARGUMENT_INVALID (§16.3)',
+    bytes: [
+      0x21, 0x01, 0x0f, 0x01, 0x12, 0x00, 0x00, 0x51, // REQUEST, seq 0x10F, MEM_LEND
+      0x00, 0x00, 0x00, 0x00, //                         mem_type 0, res, flags 0, res
+      0x00, 0x00, 0x00, 0x00, //                         label 0
+      0x02, 0x00, 0x00, 0x00, //                         n_acl 2
+      0x80, 0x00, 0x07, 0x00, //                           vmid 0x80, RWX
+      0x81, 0x00, 0x05, 0x00, //                           vmid 0x81, RX
+      //                                                 (end: exactly the minimum 20 bytes)
+    ],
+  }),
   reply('MEM_LEND', {
     name: 'MEM_LEND reply: handle 0 (the first create after boot)',
     ref: 'rm-rpc.md §12.5, §16.2',

@@ -78,6 +78,19 @@ export const VM_MGMT_VECTORS: readonly GoldenVector[] = [
       0x00, 0x00, //                                     pad
     ],
   }),
+  request('VM_START', {
+    name: 'VM_START request with non-zero pad bytes (ignored: no check is stated)',
+    ref: 'rm-rpc.md §10, §12.1',
+    seq: 0x1235,
+    msgId: 0x5600_0004,
+    record: { vmid: 0x81 },
+    decodeOnly: 'padding fields are ignored unless a check is stated (§10)',
+    bytes: [
+      0x21, 0x01, 0x35, 0x12, 0x04, 0x00, 0x00, 0x56, // REQUEST, seq 0x1235, VM_START
+      0x81, 0x00, //                                     vmid 0x81
+      0xff, 0xff, //                                     pad (ignored)
+    ],
+  }),
   replyWith('VM_START', STANDARD_REPLY, {
     name: 'VM_START error reply VM_STATE (0x14)',
     ref: 'rm-rpc.md §12.1, §14.1',
@@ -127,6 +140,22 @@ export const VM_MGMT_VECTORS: readonly GoldenVector[] = [
       0x01, //                                           flags: bit 0 FORCE
       0x00, //                                           reserved
       0x03, 0x00, 0x00, 0x00, //                         stop_reason 3
+    ],
+  }),
+
+  request('VM_STOP', {
+    name: 'VM_STOP request with a non-zero reserved byte (ignored)',
+    ref: 'rm-rpc.md §10, §12.1',
+    seq: 0x0013,
+    msgId: 0x5600_0005,
+    record: { vmid: 0x80, flags: 0, stopReason: 0x1234_5678 },
+    decodeOnly: 'padding fields are ignored unless a check is stated (§10)',
+    bytes: [
+      0x21, 0x01, 0x13, 0x00, 0x05, 0x00, 0x00, 0x56, // REQUEST, seq 0x13, VM_STOP
+      0x80, 0x00, //                                     vmid 0x80
+      0x00, //                                           flags 0 (no FORCE)
+      0x5a, //                                           reserved (ignored)
+      0x78, 0x56, 0x34, 0x12, //                         stop_reason 0x12345678
     ],
   }),
 
@@ -552,6 +581,35 @@ export const VM_MGMT_VECTORS: readonly GoldenVector[] = [
       0x00, //                                           ignored
       0x04, //                                           os_state 4 RUN
       0x02, 0x01, //                                     app_status 0x0102
+    ],
+  }),
+
+  request('VM_SET_STATUS', {
+    name: 'VM_SET_STATUS request with a non-zero byte 0 (ignored)',
+    ref: 'rm-rpc.md §12.1',
+    seq: 0x0081,
+    msgId: 0x5600_0080,
+    record: { osStatus: 0, appStatus: 0xffff },
+    decodeOnly: 'byte 0 is "ignored" (§12.1)',
+    bytes: [
+      0x21, 0x01, 0x81, 0x00, 0x80, 0x00, 0x00, 0x56, // REQUEST, seq 0x81, VM_SET_STATUS
+      0xa5, //                                           ignored
+      0x00, //                                           os_state 0 = unchanged
+      0xff, 0xff, //                                     app_status 0xFFFF
+    ],
+  }),
+  request('VM_LOOKUP_URI', {
+    name: 'VM_LOOKUP_URI request with non-zero bytes in the u16 pad after len (ignored; only the string padding is checked)',
+    ref: 'rm-rpc.md §10, §12.1',
+    seq: 0x0088,
+    msgId: 0x5600_0011,
+    record: { uri: ascii('abcd') },
+    decodeOnly: 'padding fields are ignored unless a check is stated (§10)',
+    bytes: [
+      0x21, 0x01, 0x88, 0x00, 0x11, 0x00, 0x00, 0x56, // REQUEST, seq 0x88, VM_LOOKUP_URI
+      0x04, 0x00, //                                     len 4
+      0x99, 0x99, //                                     pad (ignored)
+      0x61, 0x62, 0x63, 0x64, //                         "abcd"
     ],
   }),
 

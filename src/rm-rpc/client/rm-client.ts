@@ -201,7 +201,7 @@ export class RmClient {
         }, timeout);
       }
       this.#pending.set(seq, call);
-      this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), seq, len: payload.byteLength });
+      this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
       this.#sendLock.add(() => this.#sendFrames(frames)).catch((err: unknown) => {
         call.reject(err instanceof Error ? err : new Error(String(err)));
       });
@@ -410,13 +410,13 @@ export class RmClient {
   /** `body` is err_code + data. */
   #completeReply(call: PendingCall, body: Uint8Array): void {
     const err = view(body).getUint32(0, true);
-    this.#trace?.emit({ kind: 'rm.reply', side: 'client', msgId: call.msgId, name: rmIdLabel(call.msgId), seq: call.seq, err });
+    this.#trace?.emit({ kind: 'rm.reply', side: 'client', msgId: call.msgId, name: rmIdLabel(call.msgId), seq: call.seq, err, hex: toHex(body.subarray(4), '') });
     if (err !== RmErrorCode.OK) call.reject(new RmError(err, call.msgId));
     else call.resolve(body.slice(4));
   }
 
   #dispatchNotification(msgId: number, seq: number, payload: Uint8Array): void {
-    this.#trace?.emit({ kind: 'rm.notification', side: 'client', msgId, name: rmIdLabel(msgId), seq, len: payload.byteLength });
+    this.#trace?.emit({ kind: 'rm.notification', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
     this.events.emit('notification', { msgId, seq, payload: payload.slice() });
   }
 

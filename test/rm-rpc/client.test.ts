@@ -4,6 +4,7 @@
 // §8.2 (what the Linux client does with malformed or stray input), §13 (notification payloads),
 // §14.1 (RM error → errno), §18 (reply validation of VM_GET_HYP_RESOURCES and VM_ALLOC_VMID).
 import { describe, expect, test, vi } from 'vitest';
+import { fc, test as fcTest } from '@fast-check/vitest';
 import { createMsgqPair, type QueueEndpoint } from '../../src/msgq/endpoint.js';
 import { HypError } from '../../src/shared/hyp-errors.js';
 import { ErrnoError, type ErrnoName } from '../../src/shared/errno.js';
@@ -321,6 +322,21 @@ describe('request fragmentation (rm-rpc.md §4, §5)', () => {
     expect(client.outstanding).toBe(0);
   });
 
+  fcTest.prop([fc.integer({ min: 0, max: 62 * 232 })], { numRuns: 30 })(
+    'any payload up to 62 × 232 bytes arrives whole: (len − 1) / 232 continuations',
+    async (len) => {
+      const { rm, client } = setup();
+      const payload = pattern(len, len);
+      const c = track(client.call(ID, payload));
+      const frames = await receiveMessage(rm);
+      expect(frames).toHaveLength(len === 0 ? 1 : Math.floor((len - 1) / FRAG) + 1);
+      expect(toHex(cat(frames.map((f) => f.subarray(8))), '')).toBe(toHex(payload, ''));
+      rm.send(reply(0, ID));
+      await settle();
+      expect(c.state).toBe('resolved');
+    },
+  );
+
   test('the frames of two concurrent requests never interleave', async () => {
     const { rm, client } = setup();
     const a = track(client.call(ID, pattern(3 * FRAG, 1)));
@@ -467,6 +483,14 @@ describe('receive rules of the Linux client (rm-rpc.md §8.2)', () => {
     expectErrno(calls[0]!, 'ENOMEM');
   });
 
+  test('a NOTIFICATION with fragments > 62 is rejected', async () => {
+    const { rm, notifs } = setup();
+    rm.send(frame(T.NOTIF, 63, 1, NOTIF, pattern(232)));
+    rm.send(frame(T.NOTIF, 0, 2, NOTIF, Uint8Array.of(1)));
+    await settle();
+    expect(notifs.map((n) => n.seq)).toEqual([2]);
+  });
+
   test('a multi-fragment reply is reassembled (228 + 232 + 100)', async () => {
     const { rm, calls } = await withPending();
     const data = pattern(FIRST_REPLY_DATA + FRAG + 100, 4);
@@ -497,6 +521,18 @@ describe('receive rules of the Linux client (rm-rpc.md §8.2)', () => {
     expect(calls[0]!.state).toBe('resolved');
     expect(toHex(calls[0]!.value!, '')).toBe(toHex(data, ''));
   });
+
+  fcTest.prop([fc.integer({ min: 0, max: 228 + 62 * 232 })], { numRuns: 30 })(
+    'any reply the RM can send (body up to 63 × 232 bytes) is reassembled whole',
+    async (len) => {
+      const { rm, calls } = await withPending();
+      const data = pattern(len, len + 1);
+      await sendAll(rm, rmReplyFrames(0, ID, 0, data));
+      await settle();
+      expect(calls[0]!.state).toBe('resolved');
+      expect(toHex(calls[0]!.value!, '')).toBe(toHex(data, ''));
+    },
+  );
 
   test('a multi-fragment error reply → RmError', async () => {
     const { rm, calls } = await withPending();
@@ -743,10 +779,7 @@ describe('timeouts, cancellation and close', () => {
   });
 
   test('close() fails pending calls with ENODEV, later calls too, and stops receiving', async () => {
-    const { rm, client, notifs, calls } = await (async () => {
-      const s = await withPending(2);
-      return s;
-    })();
+    const { rm, client, notifs, calls } = await withPending(2);
     client.close();
     await settle();
     expectErrno(calls[0]!, 'ENODEV');

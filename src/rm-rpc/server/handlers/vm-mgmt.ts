@@ -300,5 +300,8 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     return OK;
   });
 
-  reg(RmMsgId.VM_HOST_GET_TYPE, ({ payload }) => EMPTY.decode(payload) && ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 })));
+  reg(RmMsgId.VM_HOST_GET_TYPE, ({ payload }) => {
+    EMPTY.decode(payload);
+    return ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 }));
+  });
 }

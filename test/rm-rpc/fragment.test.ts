@@ -4,6 +4,10 @@ import { describe, expect, test } from 'vitest';
 import { fragmentMessage, LINUX_MAX_REQUEST, RM_MAX_MESSAGE } from '../../src/rm-rpc/wire/message.js';
 import { decodeRpcFrame } from '../../src/rm-rpc/wire/header.js';
 import { WireError } from '../../src/shared/wire-error.js';
+import { test as fcTest, fc } from '@fast-check/vitest';
+import { createMsgqPair } from '../../src/msgq/endpoint.js';
+import { RmLink } from '../../src/rm-rpc/server/link.js';
+import { silentLogger } from '../../src/shared/log.js';
 
 const fill = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
 
@@ -59,4 +63,28 @@ describe('RM replies and notifications', () => {
     expect(() => fragmentMessage({ kind: 'notification', seq: 0, msgId: 1, payload: fill(RM_MAX_MESSAGE + 1) }, 'rm')).toThrow(WireError);
     expect(() => fragmentMessage({ kind: 'reply', seq: 0, msgId: 1, errCode: 0, payload: fill(RM_MAX_MESSAGE - 3) }, 'rm')).toThrow(WireError);
   });
+});
+
+describe('properties', () => {
+  fcTest.prop([fc.uint8Array({ maxLength: 300 })])('decodeRpcFrame throws nothing but WireError', (b) => {
+    try {
+      decodeRpcFrame(b);
+    } catch (e) {
+      expect(e).toBeInstanceOf(WireError);
+    }
+  });
+
+  fcTest.prop([fc.uint8Array({ maxLength: LINUX_MAX_REQUEST }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 1, max: 0xffffffff })], { numRuns: 60 })(
+    'fragment → RM reassembly gives back the request',
+    (payload, seq, msgId) => {
+      const [vm, rm] = createMsgqPair({ depth: 64, maxMsgSize: 240 });
+      const got: Uint8Array[] = [];
+      const link = new RmLink(3, rm, { onRequest: (r) => void got.push(r.payload) }, silentLogger(), undefined);
+      for (const f of fragmentMessage({ kind: 'request', seq, msgId, payload }, 'linux')) vm.send(f, false);
+      link.poll();
+      expect(got).toHaveLength(1);
+      expect(Buffer.from(got[0]!).equals(Buffer.from(payload))).toBe(true);
+      link.close();
+    },
+  );
 });

@@ -97,6 +97,14 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${table.toString()}\n`);
 
+  // A round whose process CPU time is well under its wall time was starved by other load.
+  for (const { suite, rows } of results) {
+    for (const r of rows) {
+      const starved = [...r.rounds.subject, ...r.rounds.baseline].filter((x) => x.cpuMs < 0.8 * x.ms).length;
+      if (starved > 0) log(`# warning: ${suite} / ${r.name}: ${starved} round(s) got under 80% of a CPU (machine busy); figures are noisy`);
+    }
+  }
+
   if (values.json) {
     const out = { machine: machine(), nproc: availableParallelism(), node: process.version, timing, date: new Date().toISOString(), results };
     await writeFile(values.json, `${JSON.stringify(out, null, 2)}\n`);

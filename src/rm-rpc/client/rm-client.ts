@@ -18,7 +18,7 @@ import { HypError, isHypError } from '../../shared/hyp-errors.js';
 import type { Logger } from '../../shared/log.js';
 import { silentLogger } from '../../shared/log.js';
 import type { TraceSink } from '../../shared/trace.js';
-import { view, toHex } from '../../shared/bytes.js';
+import { toHex } from '../../shared/bytes.js';
 import { isWireError } from '../../shared/wire-error.js';
 import {
   RPC_API_BYTE,
@@ -79,13 +79,40 @@ interface PendingCall {
   reject(err: Error): void;
 }
 
+/** A call waiting for its reply. */
+class Call implements PendingCall {
+  cancelTimer: (() => void) | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  constructor(
+    readonly seq: number,
+    readonly msgId: number,
+    readonly settled: (c: PendingCall) => void,
+    readonly res: (d: Uint8Array) => void,
+    readonly rej: (e: Error) => void,
+  ) {}
+  resolve(d: Uint8Array): void {
+    this.finish();
+    this.res(d);
+  }
+  reject(e: Error): void {
+    this.finish();
+    this.rej(e);
+  }
+  finish(): void {
+    this.cancelTimer?.();
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.settled(this);
+  }
+}
+
 /** The message being reassembled: at most one at a time (rm-rpc.md §8.2). */
 interface Reassembly {
   readonly msgId: number;
   readonly seq: number;
   readonly fragments: number;
   received: number;
-  readonly chunks: Uint8Array[];
+  readonly buf: Uint8Array;
   size: number;
   readonly capacity: number;
   /** The waiting call for a reply; undefined for a notification. */
@@ -101,6 +128,16 @@ export class RmClient {
   readonly #seqs: SeqAllocator;
   readonly #pending = new Map<number, PendingCall>();
   readonly #sendLock = new PQueue({ concurrency: 1 });
+  /** Sync transport: requests waiting to go out, in call order (the send lock). */
+  readonly #sendQueue: Array<{ readonly frames: Uint8Array[]; next: number; readonly call: PendingCall }> = [];
+  readonly #settled = (c: PendingCall): void => {
+    if (this.#pending.get(c.seq) === c) {
+      this.#pending.delete(c.seq);
+      this.#seqs.free(c.seq);
+    }
+  };
+  /** Sync transport: a pump is running or is parked waiting for the TX vIRQ. */
+  #sendBusy = false;
   readonly #timeoutMs: number | undefined;
   readonly #setTimer: (fn: () => void, ms: number) => () => void;
   #txReady = true;
@@ -160,52 +197,44 @@ export class RmClient {
       return Promise.reject(err as Error);
     }
 
-    return new Promise<Uint8Array>((resolve, reject) => {
-      let cancelTimer: (() => void) | undefined;
-      const signal = opts.signal;
-      const finish = (): void => {
-        cancelTimer?.();
-        signal?.removeEventListener('abort', onAbort);
-        if (this.#pending.get(seq) === call) {
-          this.#pending.delete(seq);
-          this.#seqs.free(seq);
-        }
-      };
-      const call: PendingCall = {
-        seq,
-        msgId,
-        resolve: (d) => {
-          finish();
-          resolve(d);
-        },
-        reject: (e) => {
-          finish();
-          reject(e);
-        },
-      };
+    const signal = opts.signal;
+    if (signal?.aborted) {
+      this.#seqs.free(seq);
+      return Promise.reject(new ErrnoError('ECANCELED', `${rmIdLabel(msgId)} cancelled before sending`));
+    }
+    // No per-call named closures on this path: under tsx (esbuild keepNames) every named
+    // closure costs an Object.defineProperty(fn, 'name'); the Call class has none.
+    let call!: Call;
+    const promise = new Promise<Uint8Array>((resolve, reject) => {
+      call = new Call(seq, msgId, this.#settled, resolve, reject);
+    });
+    if (signal) {
       const onAbort = (): void => {
         if (this.#active?.call === call) this.#active = undefined;
         call.reject(new ErrnoError('ECANCELED', `${rmIdLabel(msgId)} seq ${seq} cancelled`));
       };
-      if (signal?.aborted) {
-        this.#seqs.free(seq);
-        reject(new ErrnoError('ECANCELED', `${rmIdLabel(msgId)} cancelled before sending`));
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timeout = opts.timeoutMs ?? this.#timeoutMs;
-      if (timeout !== undefined) {
-        cancelTimer = this.#setTimer(() => {
-          if (this.#active?.call === call) this.#active = undefined;
-          call.reject(new ErrnoError('ETIMEDOUT', `${rmIdLabel(msgId)} seq ${seq}: no reply in ${timeout} ms`));
-        }, timeout);
-      }
-      this.#pending.set(seq, call);
-      this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
+      call.signal = signal;
+      call.onAbort = onAbort;
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const timeout = opts.timeoutMs ?? this.#timeoutMs;
+    if (timeout !== undefined) {
+      call.cancelTimer = this.#setTimer(() => {
+        if (this.#active?.call === call) this.#active = undefined;
+        call.reject(new ErrnoError('ETIMEDOUT', `${rmIdLabel(msgId)} seq ${seq}: no reply in ${timeout} ms`));
+      }, timeout);
+    }
+    this.#pending.set(seq, call);
+    this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
+    if (this.#sync) {
+      this.#sendQueue.push({ frames, next: 0, call });
+      if (!this.#sendBusy) this.#pumpSends();
+    } else {
       this.#sendLock.add(() => this.#sendFrames(frames)).catch((err: unknown) => {
         call.reject(err instanceof Error ? err : new Error(String(err)));
       });
-    });
+    }
+    return promise;
   }
 
   /** Stop listening; pending calls fail with ENODEV. */
@@ -238,6 +267,43 @@ export class RmClient {
         }
       }
     }
+  }
+
+  /** Sync transport: send queued frames until done or the TX queue is full (then resume on TX). */
+  #pumpSends(): void {
+    this.#sendBusy = true;
+    const ep = this.#ep as MsgqEndpoint;
+    while (this.#sendQueue.length > 0) {
+      const job = this.#sendQueue[0]!;
+      if (this.#closed) {
+        this.#sendQueue.shift();
+        job.call.reject(new ErrnoError('ENODEV', 'RM client closed'));
+        continue;
+      }
+      if (job.next < job.frames.length) {
+        if (!this.#txReady) {
+          // Resume in a microtask after the TX vIRQ, as the awaiting sender did.
+          this.#txWaiters.push(() => queueMicrotask(() => this.#pumpSends()));
+          return;
+        }
+        const push = job.next === job.frames.length - 1;
+        try {
+          this.#txReady = ep.send(job.frames[job.next]!, push).ready;
+          job.next++;
+        } catch (err) {
+          if (!isHypError(err, 'ERROR_MSGQUEUE_FULL')) {
+            this.#sendQueue.shift();
+            job.call.reject(hypToErrno(err));
+          } else {
+            this.#log.warn('RM TX queue full; waiting for the TX vIRQ');
+            this.#txReady = false;
+          }
+        }
+        continue;
+      }
+      this.#sendQueue.shift();
+    }
+    this.#sendBusy = false;
   }
 
   #waitTx(): Promise<void> {
@@ -313,11 +379,12 @@ export class RmClient {
       this.#drop('bad-api', b);
       return false;
     }
-    const v = view(b);
+    // Byte reads, not view(b): a DataView over a small (on-heap) typed array forces V8 to
+    // materialise its ArrayBuffer, which costs an allocation per frame.
     const type = b[1]! & 0x3;
     const fragments = b[1]! >>> 2;
-    const seq = v.getUint16(2, true);
-    const msgId = v.getUint32(4, true);
+    const seq = b[2]! | (b[3]! << 8);
+    const msgId = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
     switch (type) {
       case RpcMsgType.REQUEST:
         this.#drop('request-received', b);
@@ -348,11 +415,10 @@ export class RmClient {
           call.reject(new ErrnoError('ENOMEM', `malformed reply header for ${rmIdLabel(msgId)}`));
           return true;
         }
-        const first = b.subarray(RPC_HDR_SIZE);
         if (fragments === 0) {
-          this.#completeReply(call, first);
+          this.#completeReply(call, b, RPC_HDR_SIZE);
         } else {
-          this.#startReassembly(msgId, seq, fragments, first, call);
+          this.#startReassembly(msgId, seq, fragments, b.subarray(RPC_HDR_SIZE), call);
         }
         return true;
       }
@@ -373,13 +439,13 @@ export class RmClient {
           this.#drop('aborted', b);
           return true;
         }
-        a.chunks.push(chunk.slice());
+        a.buf.set(chunk, a.size);
         a.size += chunk.byteLength;
         a.received++;
         if (a.received === a.fragments) {
           this.#active = undefined;
-          const body = joinChunks(a.chunks, a.size);
-          if (a.call) this.#completeReply(a.call, body);
+          const body = a.buf.subarray(0, a.size);
+          if (a.call) this.#completeReply(a.call, body, 0);
           else this.#dispatchNotification(a.msgId, a.seq, body);
         }
         return true;
@@ -388,14 +454,17 @@ export class RmClient {
   }
 
   #startReassembly(msgId: number, seq: number, fragments: number, first: Uint8Array, call: PendingCall | undefined): void {
+    const capacity = first.byteLength + fragments * RPC_MAX_FRAGMENT_PAYLOAD;
+    const buf = new Uint8Array(capacity);
+    buf.set(first, 0);
     this.#active = {
       msgId,
       seq,
       fragments,
       received: 0,
-      chunks: [first.slice()],
+      buf,
       size: first.byteLength,
-      capacity: first.byteLength + fragments * RPC_MAX_FRAGMENT_PAYLOAD,
+      capacity,
       call,
     };
   }
@@ -407,12 +476,12 @@ export class RmClient {
     a.call?.reject(new ErrnoError('EIO', `reassembly of ${rmIdLabel(a.msgId)} seq ${a.seq} aborted`));
   }
 
-  /** `body` is err_code + data. */
-  #completeReply(call: PendingCall, body: Uint8Array): void {
-    const err = view(body).getUint32(0, true);
-    this.#trace?.emit({ kind: 'rm.reply', side: 'client', msgId: call.msgId, name: rmIdLabel(call.msgId), seq: call.seq, err, hex: toHex(body.subarray(4), '') });
+  /** `body` holds err_code + data from `off` on. */
+  #completeReply(call: PendingCall, body: Uint8Array, off: number): void {
+    const err = (body[off]! | (body[off + 1]! << 8) | (body[off + 2]! << 16) | (body[off + 3]! << 24)) >>> 0;
+    this.#trace?.emit({ kind: 'rm.reply', side: 'client', msgId: call.msgId, name: rmIdLabel(call.msgId), seq: call.seq, err, hex: toHex(body.subarray(off + 4), '') });
     if (err !== RmErrorCode.OK) call.reject(new RmError(err, call.msgId));
-    else call.resolve(body.slice(4));
+    else call.resolve(body.slice(off + 4));
   }
 
   #dispatchNotification(msgId: number, seq: number, payload: Uint8Array): void {
@@ -426,16 +495,6 @@ export class RmClient {
     }
     this.events.emit('dropped', reason, frame);
   }
-}
-
-function joinChunks(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
 }
 
 function hypToErrno(err: unknown): Error {

@@ -15,8 +15,8 @@ import type { MsgqEndpoint } from '../../msgq/endpoint.js';
 import { isHypError } from '../../shared/hyp-errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { TraceSink } from '../../shared/trace.js';
-import { toHex, view } from '../../shared/bytes.js';
-import { RPC_API_BYTE, RPC_HDR_SIZE, RpcMsgType } from '../wire/header.js';
+import { toHex } from '../../shared/bytes.js';
+import { RPC_API_BYTE, RPC_HDR_SIZE, RPC_MAX_FRAGMENT_PAYLOAD, RpcMsgType } from '../wire/header.js';
 import { MAX_RX_FRAGMENTS, fragmentMessage, type RpcMessage, type RpcRequest } from '../wire/message.js';
 import { rmIdLabel } from '../wire/msg-ids.js';
 
@@ -42,7 +42,8 @@ interface Partial {
   readonly msgId: number;
   readonly fragments: number;
   received: number;
-  readonly chunks: Uint8Array[];
+  /** Reassembly buffer sized for the announced fragments; chunks are copied in. */
+  readonly buf: Uint8Array;
   size: number;
 }
 
@@ -125,27 +126,28 @@ export class RmLink {
     this.trace?.emit({ kind: 'rm.frame', side: 'rm', vmid: this.vmid, dir: 'rx', hex: toHex(b, '') });
     if (b.byteLength < RPC_HDR_SIZE) return this.#drop('short-frame', `${b.byteLength} bytes`);
     if (b[0] !== RPC_API_BYTE) return this.#drop('bad-header', `api byte 0x${b[0]!.toString(16)}`);
-    const v = view(b);
     const type = b[1]! & 0x3;
     const fragments = b[1]! >>> 2;
-    const seq = v.getUint16(2, true);
-    const msgId = v.getUint32(4, true);
+    const seq = b[2]! | (b[3]! << 8);
+    const msgId = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
     if (fragments > MAX_RX_FRAGMENTS) return this.#drop('bad-fragments', `fragments ${fragments}`);
-    const payload = b.subarray(RPC_HDR_SIZE);
-
+    // No b.subarray() up front: on a small frame (an on-heap typed array) it would make V8
+    // materialise the ArrayBuffer; single-frame requests take b.slice() instead.
     if (type === RpcMsgType.CONTINUATION) {
+      const payload = b.subarray(RPC_HDR_SIZE);
       const p = this.#partial;
       if (!p) return this.#drop('stray-continuation', `${rmIdLabel(msgId)} seq ${seq}`);
       if (p.msgId !== msgId || p.seq !== seq || p.fragments !== fragments) {
         // The packet is dropped; the partial message is kept (rm-rpc.md §8.1).
         return this.#drop('mismatched-continuation', `${rmIdLabel(msgId)} seq ${seq} fragments ${fragments}`);
       }
-      p.chunks.push(payload.slice());
+      if (p.size + payload.byteLength > p.buf.byteLength) return this.#drop('bad-fragments', 'continuation overruns the announced size');
+      p.buf.set(payload, p.size);
       p.size += payload.byteLength;
       p.received++;
       if (p.received === p.fragments) {
         this.#partial = undefined;
-        this.hooks.onRequest({ kind: 'request', seq, msgId, payload: join(p.chunks, p.size) });
+        this.hooks.onRequest({ kind: 'request', seq, msgId, payload: p.buf.subarray(0, p.size) });
       }
       return;
     }
@@ -162,9 +164,12 @@ export class RmLink {
       return this.#drop('notification-to-rm', `${rmIdLabel(msgId)} from VM ${this.vmid}`);
     }
     if (fragments === 0) {
-      this.hooks.onRequest({ kind: 'request', seq, msgId, payload: payload.slice() });
+      this.hooks.onRequest({ kind: 'request', seq, msgId, payload: b.slice(RPC_HDR_SIZE) });
     } else {
-      this.#partial = { seq, msgId, fragments, received: 0, chunks: [payload.slice()], size: payload.byteLength };
+      const payload = b.subarray(RPC_HDR_SIZE);
+      const buf = new Uint8Array((fragments + 1) * RPC_MAX_FRAGMENT_PAYLOAD);
+      buf.set(payload, 0);
+      this.#partial = { seq, msgId, fragments, received: 0, buf, size: payload.byteLength };
     }
   }
 
@@ -254,14 +259,4 @@ export class RmLink {
       this.#start(m);
     }
   }
-}
-
-function join(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
 }

@@ -13,12 +13,12 @@
  * have type CONTINUATION. Only the last frame of a Linux request carries PUSH; the RM never does.
  */
 import { WireError } from '../../shared/wire-error.js';
-import { view } from '../../shared/bytes.js';
+import { assertU16, assertU32 } from '../../shared/bytes.js';
 import {
+  RPC_API_BYTE,
   RPC_HDR_SIZE,
   RPC_MAX_FRAGMENT_PAYLOAD,
   RpcMsgType,
-  encodeRpcHeader,
   type RpcMsgTypeValue,
 } from './header.js';
 
@@ -56,15 +56,6 @@ export const MAX_RX_FRAGMENTS = 62;
 /** Which sender's rules to apply. */
 export type FragmentSide = 'linux' | 'rm';
 
-/** The body a message occupies on the wire: err_code + data for replies, the payload otherwise. */
-function bodyOf(m: RpcMessage): Uint8Array {
-  if (m.kind !== 'reply') return m.payload;
-  const body = new Uint8Array(4 + m.payload.byteLength);
-  view(body).setUint32(0, m.errCode >>> 0, true);
-  body.set(m.payload, 4);
-  return body;
-}
-
 const TYPE_OF: Record<RpcMessage['kind'], RpcMsgTypeValue> = {
   request: RpcMsgType.REQUEST,
   reply: RpcMsgType.REPLY,
@@ -77,24 +68,51 @@ const TYPE_OF: Record<RpcMessage['kind'], RpcMsgTypeValue> = {
  *   maps it to E2BIG; the RM: nothing goes on the wire).
  */
 export function fragmentMessage(m: RpcMessage, side: FragmentSide): Uint8Array[] {
-  const body = bodyOf(m);
+  const isReply = m.kind === 'reply';
+  const pre = isReply ? 4 : 0; // err_code leads a reply's body
+  const payload = m.payload;
+  const len = pre + payload.byteLength;
   const limit = side === 'linux' ? LINUX_MAX_REQUEST : RM_MAX_MESSAGE;
-  if (body.byteLength > limit) {
-    throw new WireError('too-big', { what: `${m.kind} body of ${body.byteLength} bytes, ${side} limit ${limit}` });
+  if (len > limit) {
+    throw new WireError('too-big', { what: `${m.kind} body of ${len} bytes, ${side} limit ${limit}` });
   }
-  const len = body.byteLength;
+  assertU16(m.seq, 'seq');
+  assertU32(m.msgId, 'msg_id');
   const fragments = len === 0 ? 0 : Math.ceil(len / RPC_MAX_FRAGMENT_PAYLOAD) - 1;
-  const frames: Uint8Array[] = [];
+  // One allocation for every frame; each frame is a view into it.
+  const buf = new Uint8Array(len + (fragments + 1) * RPC_HDR_SIZE);
+  const frames: Uint8Array[] = new Array<Uint8Array>(fragments + 1);
+  const t0 = TYPE_OF[m.kind];
+  let off = 0;
   for (let i = 0; i <= fragments; i++) {
     const start = i * RPC_MAX_FRAGMENT_PAYLOAD;
-    const chunk = body.subarray(start, Math.min(len, start + RPC_MAX_FRAGMENT_PAYLOAD));
-    const frame = new Uint8Array(RPC_HDR_SIZE + chunk.byteLength);
-    encodeRpcHeader(
-      { msgType: i === 0 ? TYPE_OF[m.kind] : RpcMsgType.CONTINUATION, fragments, seq: m.seq, msgId: m.msgId },
-      view(frame),
-    );
-    frame.set(chunk, RPC_HDR_SIZE);
-    frames.push(frame);
+    const n = Math.min(len, start + RPC_MAX_FRAGMENT_PAYLOAD) - start;
+    buf[off] = RPC_API_BYTE;
+    buf[off + 1] = (fragments << 2) | (i === 0 ? t0 : RpcMsgType.CONTINUATION);
+    buf[off + 2] = m.seq & 0xff;
+    buf[off + 3] = m.seq >>> 8;
+    buf[off + 4] = m.msgId & 0xff;
+    buf[off + 5] = (m.msgId >>> 8) & 0xff;
+    buf[off + 6] = (m.msgId >>> 16) & 0xff;
+    buf[off + 7] = m.msgId >>> 24;
+    let d = off + RPC_HDR_SIZE;
+    let s = start;
+    if (i === 0 && isReply) {
+      const code = (m as RpcReply).errCode >>> 0;
+      buf[d] = code & 0xff;
+      buf[d + 1] = (code >>> 8) & 0xff;
+      buf[d + 2] = (code >>> 16) & 0xff;
+      buf[d + 3] = code >>> 24;
+      d += 4;
+      s += 4;
+    }
+    const end = start + n;
+    // Copy this frame's share of the payload (the whole payload directly when it fits).
+    if (end > s) buf.set(end - s === payload.byteLength ? payload : payload.subarray(s - pre, end - pre), d);
+    // A single frame is the buffer itself: subarray() of a small (on-heap) array would make
+    // V8 materialise its ArrayBuffer.
+    frames[i] = fragments === 0 ? buf : buf.subarray(off, off + RPC_HDR_SIZE + n);
+    off += RPC_HDR_SIZE + n;
   }
   return frames;
 }

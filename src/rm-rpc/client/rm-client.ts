@@ -27,7 +27,7 @@ import {
   RPC_REPLY_HDR_SIZE,
   RpcMsgType,
 } from '../wire/header.js';
-import { MAX_RX_FRAGMENTS, fragmentMessage } from '../wire/message.js';
+import { MAX_RX_FRAGMENTS, fragmentMessage, requestFragments, writeRequestFrame } from '../wire/message.js';
 import { RmError, RmErrorCode } from '../wire/errors.js';
 import { rmIdLabel } from '../wire/msg-ids.js';
 import { createSeqAllocator, type SeqAllocator } from './seq-allocator.js';
@@ -77,6 +77,18 @@ interface PendingCall {
   readonly msgId: number;
   resolve(data: Uint8Array): void;
   reject(err: Error): void;
+}
+
+/** A request waiting for its frames to go out on a synchronous transport. */
+interface SendJob {
+  readonly seq: number;
+  readonly msgId: number;
+  payload: Uint8Array;
+  readonly fragments: number;
+  /** Next frame to send (0..fragments). */
+  next: number;
+  readonly call: PendingCall;
+  copied: boolean;
 }
 
 /** A call waiting for its reply. */
@@ -129,7 +141,9 @@ export class RmClient {
   readonly #pending = new Map<number, PendingCall>();
   readonly #sendLock = new PQueue({ concurrency: 1 });
   /** Sync transport: requests waiting to go out, in call order (the send lock). */
-  readonly #sendQueue: Array<{ readonly frames: Uint8Array[]; next: number; readonly call: PendingCall }> = [];
+  readonly #sendQueue: SendJob[] = [];
+  /** Sync transport: each frame is built here and copied into the queue by the send, as Linux does. */
+  readonly #scratch = new ArrayBuffer(RPC_HDR_SIZE + RPC_MAX_FRAGMENT_PAYLOAD);
   readonly #settled = (c: PendingCall): void => {
     if (this.#pending.get(c.seq) === c) {
       this.#pending.delete(c.seq);
@@ -188,9 +202,11 @@ export class RmClient {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    let frames: Uint8Array[];
+    let frames: Uint8Array[] | undefined;
+    let fragments = 0;
     try {
-      frames = fragmentMessage({ kind: 'request', seq, msgId, payload }, 'linux');
+      if (this.#sync) fragments = requestFragments(payload.byteLength, 'linux');
+      else frames = fragmentMessage({ kind: 'request', seq, msgId, payload }, 'linux');
     } catch (err) {
       this.#seqs.free(seq);
       if (isWireError(err)) return Promise.reject(new ErrnoError('E2BIG', err.message));
@@ -227,10 +243,10 @@ export class RmClient {
     this.#pending.set(seq, call);
     this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
     if (this.#sync) {
-      this.#sendQueue.push({ frames, next: 0, call });
+      this.#sendQueue.push({ seq, msgId, payload, fragments, next: 0, call, copied: false });
       if (!this.#sendBusy) this.#pumpSends();
     } else {
-      this.#sendLock.add(() => this.#sendFrames(frames)).catch((err: unknown) => {
+      this.#sendLock.add(() => this.#sendFrames(frames!)).catch((err: unknown) => {
         call.reject(err instanceof Error ? err : new Error(String(err)));
       });
     }
@@ -273,6 +289,7 @@ export class RmClient {
   #pumpSends(): void {
     this.#sendBusy = true;
     const ep = this.#ep as MsgqEndpoint;
+    const scratch = new Uint8Array(this.#scratch);
     while (this.#sendQueue.length > 0) {
       const job = this.#sendQueue[0]!;
       if (this.#closed) {
@@ -280,15 +297,23 @@ export class RmClient {
         job.call.reject(new ErrnoError('ENODEV', 'RM client closed'));
         continue;
       }
-      if (job.next < job.frames.length) {
+      if (job.next <= job.fragments) {
         if (!this.#txReady) {
+          // The caller may reuse its buffer once call() returned: keep our own copy.
+          for (const j of this.#sendQueue) {
+            if (!j.copied) {
+              j.payload = j.payload.slice();
+              j.copied = true;
+            }
+          }
           // Resume in a microtask after the TX vIRQ, as the awaiting sender did.
           this.#txWaiters.push(() => queueMicrotask(() => this.#pumpSends()));
           return;
         }
-        const push = job.next === job.frames.length - 1;
+        const len = writeRequestFrame(scratch, job.seq, job.msgId, job.payload, job.fragments, job.next);
+        const push = job.next === job.fragments;
         try {
-          this.#txReady = ep.send(job.frames[job.next]!, push).ready;
+          this.#txReady = ep.send(new Uint8Array(this.#scratch, 0, len), push).ready;
           job.next++;
         } catch (err) {
           if (!isHypError(err, 'ERROR_MSGQUEUE_FULL')) {

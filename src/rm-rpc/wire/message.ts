@@ -117,6 +117,36 @@ export function fragmentMessage(m: RpcMessage, side: FragmentSide): Uint8Array[]
   return frames;
 }
 
+/**
+ * Write frame `index` of a request into `out` (at least 240 bytes) and return its length: the
+ * same bytes as `fragmentMessage(m, side)[index]`, without allocating. The caller has checked
+ * the size limit with `fragmentMessage`'s rules (`requestFrames`).
+ */
+export function writeRequestFrame(out: Uint8Array, seq: number, msgId: number, payload: Uint8Array, fragments: number, index: number): number {
+  const start = index * RPC_MAX_FRAGMENT_PAYLOAD;
+  const n = Math.min(payload.byteLength, start + RPC_MAX_FRAGMENT_PAYLOAD) - start;
+  out[0] = RPC_API_BYTE;
+  out[1] = (fragments << 2) | (index === 0 ? RpcMsgType.REQUEST : RpcMsgType.CONTINUATION);
+  out[2] = seq & 0xff;
+  out[3] = seq >>> 8;
+  out[4] = msgId & 0xff;
+  out[5] = (msgId >>> 8) & 0xff;
+  out[6] = (msgId >>> 16) & 0xff;
+  out[7] = msgId >>> 24;
+  if (n > 0) out.set(n === payload.byteLength ? payload : payload.subarray(start, start + n), RPC_HDR_SIZE);
+  return RPC_HDR_SIZE + n;
+}
+
+/**
+ * The number of continuations of a request of `len` bytes by `side`'s rules.
+ * @throws WireError 'too-big' over that side's limit
+ */
+export function requestFragments(len: number, side: FragmentSide): number {
+  const limit = side === 'linux' ? LINUX_MAX_REQUEST : RM_MAX_MESSAGE;
+  if (len > limit) throw new WireError('too-big', { what: `request body of ${len} bytes, ${side} limit ${limit}` });
+  return len === 0 ? 0 : Math.ceil(len / RPC_MAX_FRAGMENT_PAYLOAD) - 1;
+}
+
 /** Number of frames a body of `len` bytes takes. */
 export function frameCount(len: number): number {
   return len === 0 ? 1 : Math.ceil(len / RPC_MAX_FRAGMENT_PAYLOAD);

@@ -5,6 +5,7 @@
  * name differs only for MSG_INVALID (Linux: INVALID).
  */
 import type { ErrnoName } from '../../shared/errno.js';
+import { rmIdLabel } from './msg-ids.js';
 
 export const RmErrorCode = {
   OK: 0x0,
@@ -87,7 +88,7 @@ export class RmError extends Error {
     options?: ErrorOptions,
   ) {
     const name = rmErrorName(rmCode) ?? `0x${(rmCode >>> 0).toString(16)}`;
-    super(`RM call 0x${msgId.toString(16).padStart(8, '0')} failed: ${name}`, options);
+    super(`${rmIdLabel(msgId)} failed: ${name}`, options);
     this.errno = rmErrorToErrno(rmCode) ?? 'EBADMSG';
   }
 

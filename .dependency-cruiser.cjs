@@ -8,6 +8,8 @@ module.exports = {
       from: { path: '^src/shared' }, to: { path: '^src/(?!shared)' } },
     { name: 'fdt-is-a-bottom-layer', severity: 'error',
       from: { path: '^src/fdt' }, to: { path: '^src/(?!fdt|shared)' } },
+    { name: 'mem-parcel-below-the-rm', severity: 'error',
+      from: { path: '^src/mem-parcel' }, to: { path: '^src/(rm-rpc/(server|client)|vm-mgr|vcpu|functions|guest|cli|conformance|msgq)' } },
     { name: 'msgq-knows-nothing-above', severity: 'error',
       from: { path: '^src/msgq' }, to: { path: '^src/(?!msgq|shared)' } },
     { name: 'hyp-below-rm-and-host', severity: 'error',

@@ -4,9 +4,10 @@
  * codecs, so that a codec bug cannot hide the same bug in the RM (two independent readings of
  * the reference). All fields little-endian.
  *
- * Reference: rm-rpc.md §10 (VMIDs), §12.1 (VM management layouts), §12.2 (VM creation),
- * §12.4 + hypervisor.md §9.1 (resource entries), §12.5 (MEM_RECLAIM), §12.7 (console),
- * §13 (notification layouts), §15.1 (enumerations).
+ * Reference: rm-rpc.md §10 (VMIDs, list encoding), §12.1 (VM management layouts), §12.2 (VM
+ * creation), §12.4 + hypervisor.md §9.1 (resource entries), §12.5 (memory parcel layouts),
+ * §12.7 (console), §13 (notification layouts), §15.1 (enumerations), §16.1–§16.2 (parcel
+ * enumerations).
  */
 import { view } from '../shared/bytes.js';
 import { check, hexPreview } from './assert.js';
@@ -210,9 +211,268 @@ export function consoleWriteReq(target: number, text: Uint8Array, numBytes = tex
   return out;
 }
 
-/** MEM_RECLAIM: `{u32 handle, u8 flags, 3 reserved}`. Used only for cleanup. */
-export function memReclaimReq(handle: number): Uint8Array {
-  return build(8, (v) => v.setUint32(0, handle >>> 0, true));
+/** MEM_RECLAIM and MEM_RELEASE: `{u32 handle, u8 flags, 3 reserved}` (rm-rpc.md §12.5). */
+export function memReclaimReq(handle: number, flags = 0): Uint8Array {
+  return build(8, (v) => {
+    v.setUint32(0, handle >>> 0, true);
+    v.setUint8(4, flags);
+  });
+}
+
+/** MEM_RELEASE has the MEM_RECLAIM layout. */
+export const memReleaseReq = memReclaimReq;
+
+/** mem_type of a parcel (rm-rpc.md §12.5). */
+export const MemType = { NORMAL: 0, IO: 1 } as const;
+
+/** trans_type of a parcel (rm-rpc.md §16.1). */
+export const TransType = { DONATE: 0, LEND: 1, SHARE: 2 } as const;
+
+/** ACL rights bits (rm-rpc.md §16.2). */
+export const MemRights = { X: 0x1, W: 0x2, R: 0x4, RX: 0x5, RW: 0x6, RWX: 0x7 } as const;
+
+/** Attribute values of attr entries (rm-rpc.md §16.2). */
+export const MemAttr = { NORMAL: 0, DEVICE: 1, UNCACHED: 2, CACHED: 3 } as const;
+
+/** MEM_LEND / SHARE / DONATE flags (rm-rpc.md §12.5). */
+export const MemCreateFlag = { SANITIZE: 0x1, APPEND: 0x2 } as const;
+
+/** MEM_APPEND flags: DONE on the last chunk (rm-rpc.md §12.5). */
+export const MEM_APPEND_FLAG_DONE = 0x1;
+
+/** MEM_ACCEPT flags (rm-rpc.md §12.5). */
+export const MemAcceptFlag = {
+  VALIDATE_SANITIZED: 0x1,
+  VALIDATE_ACL_ATTR: 0x2,
+  VALIDATE_LABEL: 0x4,
+  MAP_OTHER: 0x8,
+  MAP_CONTIGUOUS: 0x10,
+  SANITIZE: 0x20,
+  DONE: 0x80,
+} as const;
+
+/** MEM_ACCEPT reply flags: INCOMPLETE (rm-rpc.md §12.5). */
+export const MEM_ACCEPT_REPLY_INCOMPLETE = 0x1;
+
+/** MEM_NOTIFY flags; exactly one must be set (rm-rpc.md §12.5). */
+export const MemNotifyFlag = { SHARED: 0x1, RELEASED: 0x2, ACCEPTED: 0x4, RECALL: 0x8 } as const;
+
+/** One ACL entry: `{u16 vmid, u8 rights, u8 reserved}`. */
+export interface AclEntry {
+  readonly vmid: number;
+  readonly rights: number;
+}
+
+/** One SGL entry: `{u64 address, u64 size}` (the owner's IPA on create, the borrower's on accept). */
+export interface SglEntry {
+  readonly addr: bigint;
+  readonly size: bigint;
+}
+
+/** One attr entry: `{u16 attr, u16 vmid}` (attr first). */
+export interface AttrEntry {
+  readonly attr: number;
+  readonly vmid: number;
+}
+
+/** Size of an ACL list with `n` entries (header included). */
+function aclListSize(n: number): number {
+  return 4 + 4 * n;
+}
+
+/** Write an ACL list (`u16 n, u16 reserved, n × entry`) at `off`; returns the offset after it. */
+function putAclList(v: DataView, off: number, acl: readonly AclEntry[]): number {
+  v.setUint16(off, acl.length, true);
+  acl.forEach((e, i) => {
+    v.setUint16(off + 4 + 4 * i, e.vmid, true);
+    v.setUint8(off + 6 + 4 * i, e.rights);
+  });
+  return off + aclListSize(acl.length);
+}
+
+/** Write an SGL list at `off` with `upper` in the header's upper u16 (map_vmid in MEM_ACCEPT). */
+function putSglList(v: DataView, off: number, sgl: readonly SglEntry[], upper = 0): number {
+  v.setUint16(off, sgl.length, true);
+  v.setUint16(off + 2, upper, true);
+  sgl.forEach((e, i) => {
+    v.setBigUint64(off + 4 + 16 * i, e.addr, true);
+    v.setBigUint64(off + 12 + 16 * i, e.size, true);
+  });
+  return off + 4 + 16 * sgl.length;
+}
+
+/** Write an attr list at `off`; returns the offset after it. */
+function putAttrList(v: DataView, off: number, attrs: readonly AttrEntry[]): number {
+  v.setUint16(off, attrs.length, true);
+  attrs.forEach((e, i) => {
+    v.setUint16(off + 4 + 4 * i, e.attr, true);
+    v.setUint16(off + 6 + 4 * i, e.vmid, true);
+  });
+  return off + 4 + 4 * attrs.length;
+}
+
+/** Fields of MEM_LEND / MEM_SHARE / MEM_DONATE. */
+export interface MemCreate {
+  readonly memType?: number;
+  readonly flags?: number;
+  readonly label?: number;
+  readonly acl: readonly AclEntry[];
+  readonly sgl: readonly SglEntry[];
+  /** The attr list; `null` leaves it out (the buffer ends after the SGL). Default: an empty list. */
+  readonly attrs?: readonly AttrEntry[] | null;
+}
+
+/**
+ * MEM_LEND / MEM_SHARE / MEM_DONATE request: `{u8 mem_type, u8 res, u8 flags, u8 res, u32 label}`,
+ * then the ACL, SGL and attr lists.
+ */
+export function memCreateReq(c: MemCreate): Uint8Array {
+  const attrs = c.attrs === null ? undefined : (c.attrs ?? []);
+  const len = 8 + aclListSize(c.acl.length) + 4 + 16 * c.sgl.length + (attrs ? 4 + 4 * attrs.length : 0);
+  return build(len, (v) => {
+    v.setUint8(0, c.memType ?? MemType.NORMAL);
+    v.setUint8(2, c.flags ?? 0);
+    v.setUint32(4, (c.label ?? 0) >>> 0, true);
+    let off = putAclList(v, 8, c.acl);
+    off = putSglList(v, off, c.sgl);
+    if (attrs) putAttrList(v, off, attrs);
+  });
+}
+
+/** MEM_APPEND: `{u32 handle, u8 flags, 3 reserved}` then the SGL list. */
+export function memAppendReq(handle: number, flags: number, sgl: readonly SglEntry[]): Uint8Array {
+  return build(8 + 4 + 16 * sgl.length, (v) => {
+    v.setUint32(0, handle >>> 0, true);
+    v.setUint8(4, flags);
+    putSglList(v, 8, sgl);
+  });
+}
+
+/** Fields of MEM_ACCEPT. */
+export interface MemAccept {
+  readonly handle: number;
+  readonly memType?: number;
+  readonly transType: number;
+  readonly flags: number;
+  readonly label?: number;
+  readonly acl?: readonly AclEntry[];
+  /** Caller-chosen IPAs; empty (the default) lets the RM choose. */
+  readonly sgl?: readonly SglEntry[];
+  /** The upper u16 of the SGL header (must be 0). */
+  readonly mapVmid?: number;
+  readonly attrs?: readonly AttrEntry[];
+}
+
+/**
+ * MEM_ACCEPT request: `{u32 handle, u8 mem_type, u8 trans_type, u8 flags, u8 res, u32 label}`,
+ * the ACL list, `{u16 n_sgl, u16 map_vmid}` and the SGL entries, then the attr list.
+ */
+export function memAcceptReq(a: MemAccept): Uint8Array {
+  const acl = a.acl ?? [];
+  const sgl = a.sgl ?? [];
+  const attrs = a.attrs ?? [];
+  return build(12 + aclListSize(acl.length) + 4 + 16 * sgl.length + 4 + 4 * attrs.length, (v) => {
+    v.setUint32(0, a.handle >>> 0, true);
+    v.setUint8(4, a.memType ?? MemType.NORMAL);
+    v.setUint8(5, a.transType);
+    v.setUint8(6, a.flags);
+    v.setUint32(8, (a.label ?? 0) >>> 0, true);
+    let off = putAclList(v, 12, acl);
+    off = putSglList(v, off, sgl, a.mapVmid ?? 0);
+    putAttrList(v, off, attrs);
+  });
+}
+
+/**
+ * MEM_NOTIFY: `{u32 handle, u8 flags, 3 reserved, u32 mem_info_tag}`; with `vmids` (SHARED and
+ * RECALL) also `{u16 n_vmid, u16 reserved}` and n × `{u16 vmid, u16 reserved}`.
+ */
+export function memNotifyReq(handle: number, flags: number, tag: number, vmids?: readonly number[]): Uint8Array {
+  return build(vmids ? 16 + 4 * vmids.length : 12, (v) => {
+    v.setUint32(0, handle >>> 0, true);
+    v.setUint8(4, flags);
+    v.setUint32(8, tag >>> 0, true);
+    if (vmids) {
+      v.setUint16(12, vmids.length, true);
+      vmids.forEach((id, i) => v.setUint16(16 + 4 * i, id, true));
+    }
+  });
+}
+
+/** MEM_QCOM_LOOKUP_SGL: `{u8 mem_type, 3 reserved, u32 label}` then the ACL, SGL and attr lists. */
+export function memLookupReq(c: MemCreate): Uint8Array {
+  // The create layout with flags (byte 2) cleared is exactly this one.
+  return memCreateReq({ ...c, flags: 0 });
+}
+
+/** A MEM_ACCEPT reply's data when the RM chose the IPAs. */
+export interface AcceptSglReply {
+  readonly flags: number;
+  readonly reserved: number;
+  readonly sgl: readonly SglEntry[];
+}
+
+/** Decode `{u16 n, u8 flags, u8 reserved, n × {u64 ipa, u64 size}}`, requiring exactly 4 + 16n bytes. */
+export function decodeAcceptSgl(data: Uint8Array): AcceptSglReply {
+  check(data.byteLength >= 4, `MEM_ACCEPT reply: need at least 4 data bytes, got ${hexPreview(data)}`);
+  const v = view(data);
+  const n = v.getUint16(0, true);
+  check(data.byteLength === 4 + 16 * n, `MEM_ACCEPT reply: sgl_entries ${n} needs ${4 + 16 * n} data bytes, got ${data.byteLength}: ${hexPreview(data)}`);
+  const sgl: SglEntry[] = [];
+  for (let i = 0; i < n; i++) sgl.push({ addr: v.getBigUint64(4 + 16 * i, true), size: v.getBigUint64(12 + 16 * i, true) });
+  return { flags: v.getUint8(2), reserved: v.getUint8(3), sgl };
+}
+
+/** Fields of a MEM_SHARED notification (rm-rpc.md §13). */
+export interface MemSharedNotif {
+  readonly handle: number;
+  readonly memType: number;
+  readonly transType: number;
+  /** bit 0: the parcel was created with SANITIZE. */
+  readonly flags: number;
+  readonly owner: number;
+  readonly label: number;
+  readonly tag: number;
+  readonly acl: readonly AclEntry[];
+  /** One size per region (no addresses). */
+  readonly sizes: readonly bigint[];
+  readonly attrs: readonly AttrEntry[];
+}
+
+/** The exact bytes of a MEM_SHARED payload. */
+export function memSharedBytes(n: MemSharedNotif): Uint8Array {
+  const len = 20 + aclListSize(n.acl.length) + 4 + 8 * n.sizes.length + 4 + 4 * n.attrs.length;
+  return build(len, (v) => {
+    v.setUint32(0, n.handle >>> 0, true);
+    v.setUint8(4, n.memType);
+    v.setUint8(5, n.transType);
+    v.setUint8(6, n.flags);
+    v.setUint16(8, n.owner, true);
+    v.setUint32(12, n.label >>> 0, true);
+    v.setUint32(16, n.tag >>> 0, true);
+    let off = putAclList(v, 20, n.acl);
+    v.setUint16(off, n.sizes.length, true);
+    n.sizes.forEach((s, i) => v.setBigUint64(off + 4 + 8 * i, s, true));
+    off += 4 + 8 * n.sizes.length;
+    putAttrList(v, off, n.attrs);
+  });
+}
+
+/** The 12 bytes of MEM_ACCEPTED / MEM_RELEASED: `{u32 handle, u16 vmid, u16 reserved, u32 tag}`. */
+export function memOwnerNotifBytes(handle: number, vmid: number, tag: number): Uint8Array {
+  return build(12, (v) => {
+    v.setUint32(0, handle >>> 0, true);
+    v.setUint16(4, vmid, true);
+    v.setUint32(8, tag >>> 0, true);
+  });
+}
+
+/** The 8 bytes of MEM_RECALL: `{u32 handle, u32 mem_info_tag}`. */
+export function memRecallBytes(handle: number, tag: number): Uint8Array {
+  return build(8, (v) => {
+    v.setUint32(0, handle >>> 0, true);
+    v.setUint32(4, tag >>> 0, true);
+  });
 }
 
 /** ASCII bytes of a string. */

@@ -12,6 +12,8 @@
 import { createMsgqPair, type QueueEndpoint } from '../msgq/endpoint.js';
 import { RM_MSGQ_CONFIG, type MsgQueueConfig } from '../msgq/msgqueue.js';
 import { HypError } from '../shared/hyp-errors.js';
+import { Access, type ExtentId, type MemoryModel } from './memory/api.js';
+import { createMemoryModel } from './memory/memory-model.js';
 
 export type HypObjectType = 'vcpu' | 'doorbell' | 'msgqueue' | 'addrspace' | 'memextent' | 'vpm-group' | 'watchdog';
 
@@ -38,9 +40,22 @@ const ESPI_END = 5119;
 /** First capid of every capability space (an arbitrary, recognisable base). */
 const CAPID_BASE = 0x100n;
 
+/** A range of RAM, in bytes (4 KiB aligned). */
+export interface RamRange {
+  readonly base: number;
+  readonly size: number;
+}
+
+/** Default RAM: 512 GiB at 2 GiB, all the host's (room for a 64 GiB guest many times over). */
+export const DEFAULT_RAM: readonly RamRange[] = [{ base: 0x8000_0000, size: 512 * 2 ** 30 }];
+
 export interface HypervisorOptions {
   /** Physical cores. */
   readonly cpus: number;
+  /** The machine's RAM; it all starts as the host VM's, identity-mapped RWX in its stage 2. */
+  readonly ram?: readonly RamRange[];
+  /** The host VM (HLOS, 3). */
+  readonly hostVmid?: number;
 }
 
 export class Hypervisor {
@@ -53,8 +68,45 @@ export class Hypervisor {
   /** vmid → vIRQs in use */
   readonly #virqs = new Map<number, Set<number>>();
 
+  /** Physical memory: extents, address spaces, contents. */
+  readonly memory: MemoryModel;
+  /** The extent holding the host's RAM. */
+  readonly hostExtent: ExtentId;
+  readonly ram: readonly RamRange[];
+  readonly #ownExtents = new Map<number, ExtentId>();
+
   constructor(opts: HypervisorOptions) {
     this.cpus = opts.cpus;
+    this.ram = opts.ram ?? DEFAULT_RAM;
+    const host = opts.hostVmid ?? 3;
+    this.memory = createMemoryModel();
+    this.hostExtent = this.memory.createExtent(host, 'host-ram');
+    this.#ownExtents.set(host, this.hostExtent);
+    for (const r of this.ram) {
+      this.memory.addRam(this.hostExtent, r.base, r.size);
+      this.memory.map(host, this.hostExtent, r.base, r.base, r.size, Access.RWX);
+    }
+  }
+
+  /** The extent that holds `vmid`'s own memory (an empty one is created on first use). */
+  ownExtent(vmid: number): ExtentId {
+    let e = this.#ownExtents.get(vmid);
+    if (e === undefined) {
+      e = this.memory.createExtent(vmid, `vm-${vmid}-private`);
+      this.#ownExtents.set(vmid, e);
+    }
+    return e;
+  }
+
+  /** Drop `vmid`'s own extent if it holds nothing (VM deallocation). */
+  releaseOwnExtent(vmid: number): void {
+    const e = this.#ownExtents.get(vmid);
+    if (e === undefined || e === this.hostExtent) return;
+    const info = this.memory.extents().find((x) => x.id === e);
+    if (info && info.bytes === 0 && info.mappings === 0) {
+      this.memory.destroyExtent(e);
+      this.#ownExtents.delete(vmid);
+    }
   }
 
   /** Create an object belonging to `vmid`. */

@@ -34,6 +34,23 @@ import {
   type VmStatusNotif,
 } from '../wire/notifications.js';
 import type { RmCallOptions, RmClient } from './rm-client.js';
+import { MEM_CREATE_REQ, MEM_APPEND_REQ, MEM_RECLAIM_REQ, type AclEntry, type AttrEntry, type SglEntry } from '../wire/mem.js';
+import { MemAppendFlag, MemCreateFlag, MemType } from '../wire/enums.js';
+
+/** Linux refuses more ACL entries than this (rm-rpc.md §16.1). */
+export const MAX_ACL_ENTRIES = 255;
+/** SGL entries per MEM_LEND/MEM_SHARE/MEM_APPEND message. */
+export const MAX_SGL_PER_MESSAGE = 512;
+
+/** What `memShare` sends: the parcel's memory type, flags, label and lists. */
+export interface MemShareParams {
+  readonly memType?: number;
+  readonly flags?: number;
+  readonly label?: number;
+  readonly acl: readonly AclEntry[];
+  readonly sgl: readonly SglEntry[];
+  readonly attrs?: readonly AttrEntry[];
+}
 
 /** Linux's VM_STOP: always FORCE with reason 3 (rm-rpc.md §12.1). */
 export const LINUX_STOP_FLAGS = 1;
@@ -100,6 +117,47 @@ export class RmCalls {
       throw err;
     }
   }
+  /**
+   * `gunyah_rm_mem_share`: MEM_LEND when the ACL has exactly one entry, MEM_SHARE otherwise
+   * (rm-rpc.md §16.1). More than 512 SGL entries go out as a create with APPEND set and
+   * MEM_APPEND chunks of at most 512, END on the last; if an append fails the parcel is
+   * reclaimed and the append's error returned.
+   * @returns the parcel handle
+   * @rejects ErrnoError EINVAL for an empty ACL or SGL, more than 255 ACL entries
+   */
+  async memShare(p: MemShareParams, opts?: RmCallOptions): Promise<number> {
+    if (p.acl.length === 0 || p.sgl.length === 0 || p.acl.length > MAX_ACL_ENTRIES) {
+      throw new ErrnoError('EINVAL', `ACL of ${p.acl.length} and SGL of ${p.sgl.length} entries`);
+    }
+    const msgId = p.acl.length === 1 ? RmMsgId.MEM_LEND : RmMsgId.MEM_SHARE;
+    const first = p.sgl.slice(0, MAX_SGL_PER_MESSAGE);
+    const more = p.sgl.length > MAX_SGL_PER_MESSAGE;
+    const req = {
+      memType: p.memType ?? MemType.NORMAL,
+      flags: (p.flags ?? 0) | (more ? MemCreateFlag.APPEND : 0),
+      label: p.label ?? 0,
+      acl: p.acl,
+      sgl: first,
+      attrs: p.attrs ?? [],
+    };
+    const handle = looseU32(await this.client.call(msgId, MEM_CREATE_REQ.encode(req), opts));
+    for (let at = MAX_SGL_PER_MESSAGE; at < p.sgl.length; at += MAX_SGL_PER_MESSAGE) {
+      const chunk = p.sgl.slice(at, at + MAX_SGL_PER_MESSAGE);
+      const end = at + MAX_SGL_PER_MESSAGE >= p.sgl.length;
+      try {
+        await this.client.call(RmMsgId.MEM_APPEND, MEM_APPEND_REQ.encode({ handle, flags: end ? MemAppendFlag.DONE : 0, sgl: chunk }), opts);
+      } catch (err) {
+        await this.memReclaim(handle, opts).catch(() => undefined);
+        throw err;
+      }
+    }
+    return handle;
+  }
+  /** MEM_RECLAIM (flags 0, as Linux sends). */
+  memReclaim(handle: number, opts?: RmCallOptions): Promise<void> {
+    return this.#std(RmMsgId.MEM_RECLAIM, MEM_RECLAIM_REQ.encode({ handle, flags: 0 }), opts);
+  }
+
   /** VM_GET_VMID: the caller's own VMID (Linux caches it). */
   async getVmid(opts?: RmCallOptions): Promise<number> {
     return looseU32(await this.client.call(RmMsgId.VM_GET_VMID, new Uint8Array(0), opts)) & 0xffff;

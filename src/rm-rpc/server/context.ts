@@ -6,7 +6,7 @@
 import type { Hypervisor } from '../../hyp/hypervisor.js';
 import type { Logger } from '../../shared/log.js';
 import type { RmErrorName } from '../wire/errors.js';
-import type { ParcelTable } from './parcel-table.js';
+import type { ParcelStore } from '../../mem-parcel/index.js';
 import type { RmVm } from './vm-record.js';
 import type { VmStatusValue } from './vm-state.js';
 
@@ -80,7 +80,9 @@ export interface RmContext {
   readonly log: Logger;
   readonly options: RmServerOptions;
   readonly vms: Map<number, RmVm>;
-  readonly parcels: ParcelTable;
+  readonly parcels: ParcelStore;
+  /** Whether `vmid` has an RPC link (a notification to a VM without one is an RM assertion). */
+  hasLink(vmid: number): boolean;
   /** Send a notification to `vmid` on its RM link (rm-rpc.md §13). */
   notify(vmid: number, notifId: number, payload: Uint8Array): void;
   /**

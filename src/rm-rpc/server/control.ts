@@ -29,7 +29,7 @@ export interface RmInspection {
     readonly peers: readonly number[];
     readonly hasLink: boolean;
   }>;
-  readonly parcels: ReadonlyArray<{ readonly handle: number; readonly owner: number; readonly size: number }>;
+  readonly parcels: ReadonlyArray<{ readonly handle: number; readonly owner: number; readonly size: number; readonly state: string; readonly transType: number }>;
   /** True after the RM hit one of its fatal assertions and stopped answering. */
   readonly crashed: boolean;
   /** RM assertions the real RM would have hit (rm-rpc.md §17), in order. */

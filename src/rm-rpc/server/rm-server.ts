@@ -14,7 +14,8 @@ import type { MsgqEndpoint } from '../../msgq/endpoint.js';
 import { Hypervisor } from '../../hyp/hypervisor.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import type { TraceSink } from '../../shared/trace.js';
-import { fromHex, view } from '../../shared/bytes.js';
+import { view } from '../../shared/bytes.js';
+import { seedPlatformParcel } from './platform-parcels.js';
 import { isWireError } from '../../shared/wire-error.js';
 import { RmErrorCode, type RmErrorName } from '../wire/errors.js';
 import { RmNotifId, rmIdLabel } from '../wire/msg-ids.js';
@@ -28,7 +29,8 @@ import {
 } from './context.js';
 import type { RmControl, RmInspection, PlatformParcelSpec } from './control.js';
 import { RmLink, type LinkDropReason } from './link.js';
-import { ParcelTable } from './parcel-table.js';
+import { ParcelStore } from '../../mem-parcel/index.js';
+import { isDynamicVmid } from './vm-record.js';
 import { VMID_HLOS, VMID_RM, type RmVm } from './vm-record.js';
 import { VmStatus, canTransition, vmStatusName, type VmStatusValue } from './vm-state.js';
 import { registerAllHandlers } from './handlers/index.js';
@@ -68,7 +70,7 @@ export class RmServer {
   readonly #log: Logger;
   readonly #trace: TraceSink | undefined;
   readonly #vms = new Map<number, RmVm>();
-  readonly #parcels = new ParcelTable();
+  readonly #parcels: ParcelStore;
   readonly #links = new Map<number, RmLink>();
   /** The VM-side ends of the links the RM created. */
   readonly #vmEnds = new Map<number, MsgqEndpoint>();
@@ -89,6 +91,12 @@ export class RmServer {
     this.#log = (opts.log ?? silentLogger()).child({ layer: 'rm' });
     this.#trace = opts.trace;
     this.#rng = (opts.seed ?? 1) >>> 0 || 1;
+    this.#parcels = new ParcelStore({
+      mem: this.hyp.memory,
+      ownExtent: (vmid) => this.hyp.ownExtent(vmid),
+      aclVmidValid: (vmid) => vmid === VMID_HLOS || vmid === VMID_RM || (vmid >= 4 && vmid < 64) || (isDynamicVmid(vmid) && this.#vms.has(vmid)),
+      vmExists: (vmid) => this.#vms.has(vmid),
+    });
     const hlos = newVmRecord(VMID_HLOS, VMID_RM, VmStatus.RUNNING, new Uint8Array(16));
     hlos.name = 'hlos';
     this.#vms.set(VMID_HLOS, hlos);
@@ -145,10 +153,7 @@ export class RmServer {
 
   /** The out-of-band control surface (platform parcels, inspection, invariants). */
   readonly control: RmControl = {
-    seedParcel: async (spec: PlatformParcelSpec) => {
-      const p = this.#parcels.create(spec.owner ?? VMID_HLOS, spec.acl, fromHex(spec.contentsHex), spec.label ?? 0);
-      return p.handle;
-    },
+    seedParcel: async (spec: PlatformParcelSpec) => seedPlatformParcel(this.hyp, this.#parcels, spec),
     inspect: async () => this.inspect(),
     checkInvariants: async () => this.checkInvariants(),
   };
@@ -168,7 +173,7 @@ export class RmServer {
           peers: [...v.peers].sort((a, b) => a - b),
           hasLink: v.link !== undefined,
         })),
-      parcels: this.#parcels.all().map((p) => ({ handle: p.handle, owner: p.owner, size: p.bytes.byteLength })),
+      parcels: this.#parcels.all().map((p) => ({ handle: p.handle, owner: p.owner, size: p.size, state: p.state, transType: p.transType })),
       crashed: this.#crashed,
       assertions: [...this.#assertions],
     };
@@ -300,6 +305,7 @@ export class RmServer {
       options: this.options,
       vms: this.#vms,
       parcels: this.#parcels,
+      hasLink: (vmid) => this.#links.has(vmid),
       notify,
       notifyStatus,
       setState: (vm: RmVm, to: VmStatusValue) => {

@@ -32,7 +32,7 @@ export function registerFirmwareHandlers(ctx: RmContext, reg: Register): void {
     const parcel = ctx.parcels.get(req.imageHandle);
     require(parcel !== undefined && parcel.acl.some((e) => e.vmid === VMID_RM), 'HANDLE_INVALID', "the parcel's ACL lacks the RM");
     require(
-      req.imageOffset === 0n && req.imageSize > 0n && req.imageSize <= BigInt(parcel.bytes.byteLength),
+      req.imageOffset === 0n && req.imageSize > 0n && req.imageSize <= BigInt(parcel.size),
       'ARGUMENT_INVALID',
       'bad firmware range',
     );

@@ -47,7 +47,7 @@ export function registerVmCreationHandlers(ctx: RmContext, reg: Register): void 
     try {
       const parcel = ctx.parcels.get(req.imageHandle);
       require(parcel !== undefined && parcel.acl.some((e) => e.vmid === vm.vmid), 'MEM_INVALID', 'image parcel ACL lacks the VM');
-      const size = BigInt(parcel.bytes.byteLength);
+      const size = BigInt(parcel.size);
       const inside = (off: bigint, len: bigint): boolean => off <= size && len <= size - off;
       require(inside(req.imageOffset, req.imageSize) && inside(req.dtOffset, req.dtSize), 'ARGUMENT_INVALID', 'range outside the parcel');
       require(req.authType === AuthType.NONE || req.authType === AuthType.PLATFORM || req.authType === AuthType.ANDROID, 'ARGUMENT_INVALID', `auth_type ${req.authType}`);
@@ -85,8 +85,8 @@ export function registerVmCreationHandlers(ctx: RmContext, reg: Register): void 
     try {
       const parcel = ctx.parcels.get(image.parcelHandle);
       require(parcel !== undefined, 'MEM_INVALID', 'image parcel is gone');
-      const start = Number(image.dtOffset);
-      const dtb = parcel.bytes.subarray(start, start + Number(image.dtSize));
+      // The RM maps the DT part of the image parcel and reads it (RM vm_creation.c map_dtb).
+      const dtb = ctx.parcels.readContents(parcel, Number(image.dtOffset), Number(image.dtSize));
       try {
         vm.dt = parseVmDtConfig(dtb);
       } catch (err) {

@@ -261,7 +261,7 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     const parcel = ctx.parcels.get(req.fwHandle);
     require(parcel !== undefined, 'HANDLE_INVALID', `no parcel ${req.fwHandle}`, tail);
     require(
-      req.fwSize > 0n && req.fwOffset + req.fwSize <= BigInt(parcel.bytes.byteLength),
+      req.fwSize > 0n && req.fwOffset + req.fwSize <= BigInt(parcel.size),
       'ARGUMENT_INVALID',
       'firmware range outside the parcel',
       tail,

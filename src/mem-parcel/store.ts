@@ -506,6 +506,46 @@ export class ParcelStore {
     return undefined;
   }
 
+  /**
+   * Consistency of every parcel with the memory model: the parcel's extent owns exactly its
+   * regions; a LEND's owner cannot reach them, a SHARE's owner reaches them through the parcel;
+   * a mapped borrower reaches each region at its IPA; share counts and states agree.
+   */
+  checkInvariants(): string[] {
+    const out: string[] = [];
+    const { mem } = this.deps;
+    for (const p of this.#parcels.values()) {
+      const tag = `parcel ${p.handle}`;
+      let owned = 0;
+      for (const r of mem.runsOf(p.extent)) owned += r.size;
+      if (owned !== p.size) out.push(`${tag}: its extent owns ${owned} bytes, the parcel covers ${p.size}`);
+      let sum = 0;
+      for (const r of p.regions) {
+        sum += r.size;
+        if (mem.extentOf(r.pa, r.size) !== p.extent) out.push(`${tag}: region at PA ${r.pa.toString(16)} is not in the parcel's extent`);
+        const t = mem.translate(p.owner, r.ownerIpa, r.size);
+        if (p.transType === TransType.SHARE) {
+          if (!(t.length === 1 && t[0]!.extent === p.extent && t[0]!.pa === r.pa)) out.push(`${tag}: the SHARE owner does not reach region ${r.pa.toString(16)}`);
+        } else if (t.some((x) => x.pa >= r.pa && x.pa < r.pa + r.size)) {
+          out.push(`${tag}: the owner of a ${p.transType === TransType.LEND ? 'LEND' : 'DONATE'} still reaches PA ${r.pa.toString(16)}`);
+        }
+      }
+      if (sum !== p.size) out.push(`${tag}: regions sum to ${sum}, size ${p.size}`);
+      const shared = p.acl.filter((a) => a.shared).length;
+      if (shared !== p.shareCount) out.push(`${tag}: share_count ${p.shareCount}, ${shared} borrowers shared`);
+      if ((p.state === 'SHARED') !== shared > 0 && p.state !== 'INIT') out.push(`${tag}: state ${p.state} with ${shared} borrowers`);
+      for (const a of p.acl) {
+        if (!a.mapped) continue;
+        p.regions.forEach((r, i) => {
+          const ipa = this.#ipaOf(p, a, i);
+          const t = mem.translate(a.vmid, ipa, r.size);
+          if (!(t.length === 1 && t[0]!.pa === r.pa && t[0]!.extent === p.extent)) out.push(`${tag}: borrower ${a.vmid} does not reach region ${i} at IPA ${ipa.toString(16)}`);
+        });
+      }
+    }
+    return out;
+  }
+
   /** Read `len` bytes at byte `offset` of a parcel's contents (its regions back to back). */
   readContents(p: Parcel, offset: number, len: number): Uint8Array {
     const out = new Uint8Array(len);

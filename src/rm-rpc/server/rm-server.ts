@@ -181,7 +181,12 @@ export class RmServer {
 
   /** Internal consistency checks; an empty list means they all hold. */
   checkInvariants(): string[] {
-    return [...this.#internalErrors.map((e) => `internal error: ${e}`), ...checkRmInvariants(this.#vms, this.#links, this.hyp)];
+    return [
+      ...this.#internalErrors.map((e) => `internal error: ${e}`),
+      ...checkRmInvariants(this.#vms, this.#links, this.hyp),
+      ...this.hyp.memory.checkInvariants().map((e) => `memory: ${e}`),
+      ...this.#parcels.checkInvariants(),
+    ];
   }
 
   /** Stop: close every link. */

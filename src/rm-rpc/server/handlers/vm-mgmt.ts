@@ -107,6 +107,8 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     ctx.destroyHypObjects(vm);
     for (const peer of vm.peers) ctx.vms.get(peer)?.peers.delete(vmid);
     ctx.vms.delete(vmid);
+    ctx.hyp.releaseOwnExtent(vmid);
+    ctx.parcels.ipas.reset(vmid);
     return OK;
   });
 

@@ -14,6 +14,10 @@ import { createMemoryTraceSink, type TraceEvent } from '../shared/trace.js';
 import { VmStatus } from '../rm-rpc/wire/enums.js';
 import { rmErrorName } from '../rm-rpc/wire/errors.js';
 
+const HOST_VMID = 3;
+/** Where the host puts the DTB: a page of its RAM (its IPA equals the PA). */
+const DTB_IPA = 0x8000_0000;
+
 /** One row of the scenario's report. */
 export interface ScenarioRow {
   readonly step: number;
@@ -40,8 +44,11 @@ export async function runDefaultScenario(seed = 1): Promise<ScenarioResult> {
     onVmStatus(emu.rmClient, (n) => n.vmStatus === VmStatus.RESET && reset());
 
     const vmid = await rm.allocVmid();
+    // The host writes the VM's DTB into a page of its own RAM and lends it to the VM, as the
+    // VM manager does at start (uapi.md §8.2 step 5, §8.12).
     const dtb = buildTestDtb({ cpus: 2, imageName: 'default-scenario' });
-    const handle = await emu.rm.control.seedParcel({ acl: [{ vmid, rights: 7 }], contentsHex: toHex(dtb, '') });
+    emu.hyp.memory.write(HOST_VMID, DTB_IPA, dtb);
+    const handle = await rm.memShare({ acl: [{ vmid, rights: 7 }], sgl: [{ address: BigInt(DTB_IPA), size: BigInt(dtb.byteLength) }] });
     await rm.vmConfigure({ vmid, authType: 0, imageHandle: handle, imageOffset: 0n, imageSize: 0n, dtOffset: 0n, dtSize: BigInt(dtb.byteLength) });
     await rm.vmSetDemandPaging(vmid, [{ address: 0x8000_0000n, size: 0x10_0000n }]);
     await rm.vmSetAddressLayout(vmid, 0, 0x8000_0000n, 0x1000n);
@@ -53,6 +60,7 @@ export async function runDefaultScenario(seed = 1): Promise<ScenarioResult> {
     await rm.vmStop(vmid);
     await rm.vmReset(vmid);
     await resetSeen;
+    await rm.memReclaim(handle);
     await rm.deallocVmid(vmid);
     return { rows: toRows(trace.events), invariantViolations: emu.checkInvariants(), vmid };
   } finally {

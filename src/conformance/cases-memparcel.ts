@@ -29,7 +29,7 @@
  * Nothing here relies on how many handles a refused create consumes (the real RM takes one
  * before its ACL checks): handle arithmetic is only asserted across successful creates.
  */
-import { RmMsgId } from '../rm-rpc/wire/msg-ids.js';
+import { RmMsgId, RmNotifId } from '../rm-rpc/wire/msg-ids.js';
 import { RmErrorCode } from '../rm-rpc/wire/errors.js';
 import { view } from '../shared/bytes.js';
 import type { CaseContext, ConformanceCase } from './case.js';
@@ -398,13 +398,13 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       const acc: MemAccept = { handle: h, transType: TransType.LEND, flags: MemAcceptFlag.DONE | MemAcceptFlag.VALIDATE_LABEL, label };
       const r = await acceptOk(guest, acc, '(n_sgl 0, DONE, VALIDATE_LABEL)');
       checkAcceptSgl(r, sgl.map((e) => e.size), `of ${hx(h)}`);
-      await expectNone(hlos, isMemNotif(RmMsgId.MEM_ACCEPTED, h), 'MEM_ACCEPTED', 'MEM_ACCEPT by the borrower');
+      await expectNone(hlos, isMemNotif(RmNotifId.MEM_ACCEPTED, h), 'MEM_ACCEPTED', 'MEM_ACCEPT by the borrower');
 
       await reclaim(ctx, h, 'MEM_INUSE', '(accepted by the guest)');
       await acceptFails(guest, acc, 'DENIED', '(second ACCEPT)');
       await reclaim(ctx, h, 'DENIED', '(by the borrower)', guest);
       await release(guest, h, 'OK');
-      await expectNone(hlos, isMemNotif(RmMsgId.MEM_RELEASED, h), 'MEM_RELEASED', 'MEM_RELEASE by the borrower');
+      await expectNone(hlos, isMemNotif(RmNotifId.MEM_RELEASED, h), 'MEM_RELEASED', 'MEM_RELEASE by the borrower');
       await release(guest, h, 'MEM_RELEASED', '(second RELEASE)');
       await release(hlos, h, 'HANDLE_INVALID', '(by the owner, not in the ACL)');
       await reclaim(ctx, h, 'OK');
@@ -511,16 +511,16 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
 
       const gone = await allocateVm(ctx);
       await deallocateVm(ctx, gone);
-      await notify(hlos, gone, S, tag, [vmid], 'HANDLE_INVALID', '(no such handle)').catch(() => undefined);
-      const hGone = (h + 0x4000) >>> 0; // far past any handle this RM has handed out in a run
-      await notify(hlos, hGone, S, tag, [vmid], 'HANDLE_INVALID', '(unknown handle)');
+      const hGone = await createOk(ctx, RmMsgId.MEM_LEND, { acl: [{ vmid, rights: R }], sgl: [pages(base + 8n * PAGE)] }, '(to be reclaimed at once)');
+      await reclaim(ctx, hGone);
+      await notify(hlos, hGone, S, tag, [vmid], 'HANDLE_INVALID', '(reclaimed handle)');
       await notify(hlos, h, S, tag, [], 'ARGUMENT_INVALID', '(SHARED, no targets)');
       await notify(hlos, h, S, tag, [gone], 'VMID_INVALID', `(SHARED to the freed VMID ${hx(gone)})`);
       await notify(hlos, h, S, tag, [other], 'ARGUMENT_INVALID', `(SHARED to ${hx(other)}, not in the ACL)`);
       await notify(guest, h, S, tag, [vmid], 'DENIED', '(SHARED by a borrower)');
 
       await notify(hlos, h, S, tag, [vmid], 'OK', `(SHARED to ${hx(vmid)})`);
-      const n = await guest.notification(isMemNotif(RmMsgId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)} after NOTIFY(SHARED)`);
+      const n = await guest.notification(isMemNotif(RmNotifId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)} after NOTIFY(SHARED)`);
       expectBytes(
         n.data,
         memSharedBytes({ handle: h, memType: MemType.NORMAL, transType: TransType.SHARE, flags: 1, owner: Vmid.HLOS, label, tag, acl, sizes: [2n * PAGE, PAGE], attrs }),
@@ -530,7 +530,7 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       await notify(hlos, h, S, (tag + 1) >>> 0, [vmid], 'ARGUMENT_INVALID', '(SHARED with another tag)');
       await notify(guest, h, S, tag, [vmid], 'DENIED', '(SHARED by a borrower, tag set)');
       for (const flags of [0x0, 0x3, 0x5, 0x10]) await notify(hlos, h, flags, tag, [vmid], 'ARGUMENT_INVALID', `(flags ${hx(flags)})`);
-      await expectNone(guest, isMemNotif(RmMsgId.MEM_SHARED, h), 'second MEM_SHARED', 'refused NOTIFYs');
+      await expectNone(guest, isMemNotif(RmNotifId.MEM_SHARED, h), 'second MEM_SHARED', 'refused NOTIFYs');
       await reclaim(ctx, h, 'OK', '(never accepted)');
     },
   },
@@ -547,27 +547,27 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       const h = await createOk(ctx, RmMsgId.MEM_LEND, { acl: [{ vmid, rights: RW }], sgl: [pages(base)] }, `(to ${hx(vmid)})`);
       const N = MemNotifyFlag;
       await notify(hlos, h, N.SHARED, tag, [vmid], 'OK', `(SHARED to ${hx(vmid)})`);
-      await guest.notification(isMemNotif(RmMsgId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)}`);
+      await guest.notification(isMemNotif(RmNotifId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)}`);
 
       await notify(guest, h, N.ACCEPTED, tag, undefined, 'MEM_RELEASED', '(ACCEPTED before accepting)');
       await acceptOk(guest, { handle: h, transType: TransType.LEND, flags: MemAcceptFlag.DONE }, '(DONE)');
       await notify(guest, h, N.ACCEPTED, (tag + 1) >>> 0, undefined, 'ARGUMENT_INVALID', '(ACCEPTED with another tag)');
-      await expectNone(hlos, isMemNotif(RmMsgId.MEM_ACCEPTED, h), 'MEM_ACCEPTED', 'MEM_ACCEPT and a refused NOTIFY(ACCEPTED)');
+      await expectNone(hlos, isMemNotif(RmNotifId.MEM_ACCEPTED, h), 'MEM_ACCEPTED', 'MEM_ACCEPT and a refused NOTIFY(ACCEPTED)');
       await notify(guest, h, N.ACCEPTED, tag, undefined, 'OK', '(ACCEPTED after accepting)');
-      const acc = await hlos.notification(isMemNotif(RmMsgId.MEM_ACCEPTED, h), `MEM_ACCEPTED for ${hx(h)}`);
+      const acc = await hlos.notification(isMemNotif(RmNotifId.MEM_ACCEPTED, h), `MEM_ACCEPTED for ${hx(h)}`);
       expectBytes(acc.data, memOwnerNotifBytes(h, vmid, tag), 'MEM_ACCEPTED payload');
       await notify(hlos, h, N.ACCEPTED, tag, undefined, 'HANDLE_INVALID', '(ACCEPTED by the owner, not in the ACL)');
       await notify(guest, h, N.RELEASED, tag, undefined, 'MEM_INUSE', '(RELEASED while still accepted)');
 
       await notify(guest, h, N.RECALL, tag, [vmid], 'DENIED', '(RECALL by the borrower)');
       await notify(hlos, h, N.RECALL, tag, [vmid], 'OK', `(RECALL to ${hx(vmid)})`);
-      const rc = await guest.notification(isMemNotif(RmMsgId.MEM_RECALL, h), `MEM_RECALL for ${hx(h)}`);
+      const rc = await guest.notification(isMemNotif(RmNotifId.MEM_RECALL, h), `MEM_RECALL for ${hx(h)}`);
       expectBytes(rc.data, memRecallBytes(h, tag), 'MEM_RECALL payload');
 
       await release(guest, h);
-      await expectNone(hlos, isMemNotif(RmMsgId.MEM_RELEASED, h), 'MEM_RELEASED', 'MEM_RELEASE by the borrower');
+      await expectNone(hlos, isMemNotif(RmNotifId.MEM_RELEASED, h), 'MEM_RELEASED', 'MEM_RELEASE by the borrower');
       await notify(guest, h, N.RELEASED, tag, undefined, 'OK', '(RELEASED after releasing)');
-      const rel = await hlos.notification(isMemNotif(RmMsgId.MEM_RELEASED, h), `MEM_RELEASED for ${hx(h)}`);
+      const rel = await hlos.notification(isMemNotif(RmNotifId.MEM_RELEASED, h), `MEM_RELEASED for ${hx(h)}`);
       expectBytes(rel.data, memOwnerNotifBytes(h, vmid, tag), 'MEM_RELEASED payload');
       await reclaim(ctx, h);
     },
@@ -584,15 +584,15 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       const tag = 0x5e5e_0003;
       const h = await createOk(ctx, RmMsgId.MEM_LEND, { acl: [{ vmid, rights: RW }], sgl: [pages(base, 2)] }, `(to ${hx(vmid)})`);
       await notify(hlos, h, MemNotifyFlag.SHARED, tag, [vmid], 'OK', `(SHARED to ${hx(vmid)})`);
-      await guest.notification(isMemNotif(RmMsgId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)}`);
+      await guest.notification(isMemNotif(RmNotifId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)}`);
       await acceptOk(guest, { handle: h, transType: TransType.LEND, flags: MemAcceptFlag.DONE }, '(DONE)');
       await reclaim(ctx, h, 'MEM_INUSE', '(accepted, guest running)');
 
       await forceStop(hlos, vmid);
       await reclaim(ctx, h, 'MEM_INUSE', '(accepted, guest stopped)');
-      hlos.discard(isMemNotif(RmMsgId.MEM_RELEASED, h));
+      hlos.discard(isMemNotif(RmNotifId.MEM_RELEASED, h));
       await resetAndWait(hlos, vmid);
-      const rel = await hlos.notification(isMemNotif(RmMsgId.MEM_RELEASED, h), `MEM_RELEASED for ${hx(h)} during VM_RESET of ${hx(vmid)}`);
+      const rel = await hlos.notification(isMemNotif(RmNotifId.MEM_RELEASED, h), `MEM_RELEASED for ${hx(h)} during VM_RESET of ${hx(vmid)}`);
       expectBytes(rel.data, memOwnerNotifBytes(h, vmid, tag), 'MEM_RELEASED payload sent by the reset');
       const iRel = hlos.received.indexOf(rel);
       const iReset = hlos.received.findIndex(isVmStatus(vmid, VmStatus.RESET));
@@ -664,7 +664,7 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       await hlos.ok(RmMsgId.MEM_APPEND, memAppendReq(h, MEM_APPEND_FLAG_DONE, [pages(base + 0x40_0000n, 2)]), `to ${hx(h)} (DONE, 1 more region)`, 0);
       const tag = 0x0513;
       await notify(hlos, h, MemNotifyFlag.SHARED, tag, [vmid], 'OK', `(SHARED to ${hx(vmid)})`);
-      const n = await guest.notification(isMemNotif(RmMsgId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)}`);
+      const n = await guest.notification(isMemNotif(RmNotifId.MEM_SHARED, h), `MEM_SHARED for ${hx(h)}`);
       expectBytes(
         n.data,
         memSharedBytes({ handle: h, memType: MemType.NORMAL, transType: TransType.LEND, flags: 0, owner: Vmid.HLOS, label: 0, tag, acl, sizes: first.map((e) => e.size), attrs: [] }),

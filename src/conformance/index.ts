@@ -4,7 +4,7 @@
  * Unix or TCP socket). `gunyah-emu rm conformance` prints one `formatResultLine` per case and
  * `formatSummary` at the end.
  *
- * Reference: rm-rpc.md throughout; hypervisor.md §4 (queues). Each case file lists the
+ * Reference: rm-rpc.md throughout (memory parcels: cases-memparcel.ts); hypervisor.md §4 (queues). Each case file lists the
  * sections it follows and every expectation taken from the real RM source where the sheet is
  * silent or unverified.
  *
@@ -22,6 +22,7 @@ import { FRAGMENTATION_CASES } from './cases-fragmentation.js';
 import { VM_CASES } from './cases-vm.js';
 import { LIFECYCLE_CASES } from './cases-lifecycle.js';
 import { GUEST_CASES } from './cases-guest.js';
+import { MEMPARCEL_CASES } from './cases-memparcel.js';
 
 export type { RawRmChannel, RmTarget } from './target.js';
 export type { CaseContext, CaseNeed, CaseResult, CaseStatus, ConformanceCase, TrackedVm } from './case.js';
@@ -35,6 +36,7 @@ export const RM_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...VM_CASES,
   ...LIFECYCLE_CASES,
   ...GUEST_CASES,
+  ...MEMPARCEL_CASES,
 ];
 
 /** Options of runConformance. */

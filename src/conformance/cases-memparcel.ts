@@ -14,8 +14,8 @@
  * (src/memparcel/memparcel.c, 12/2023):
  *  - one SGL entry over the host's identity-mapped RAM is one internal region (add_sgl_to_mp
  *    looks the range up in the owner's mapping and pushes one region per contiguous run; the
- *    region list never merges neighbours). The cases still keep entries apart, so that a
- *    merging RM would be caught only by the MEM_SHARED and MEM_ACCEPT region lists;
+ *    region list never merges neighbours). Entries are still never adjacent, so no
+ *    expectation depends on whether an RM merges neighbouring entries;
  *  - the MEM_ACCEPT reply's reserved byte is 0 (the reply buffer is zero-allocated);
  *  - MEM_NOTIFY on an unknown handle is HANDLE_INVALID, and the tag comparison comes before
  *    the flag dispatch, so every NOTIFY here carries the parcel's tag unless a mismatch is
@@ -25,7 +25,14 @@
  *    (vm_reset_handle_release_memparcels → memparcel_notify_owner), and arrives before the
  *    RESET status, since stage 2 precedes COMPLETED (§15.4);
  *  - a caller-chosen IPA list is checked before any IPA is allocated, so a refused ACCEPT
- *    leaves the borrower idle (memparcel_do_accept frees what it allocated on every error).
+ *    leaves the borrower idle (memparcel_do_accept frees what it allocated on every error);
+ *  - VALIDATE_ACL_ATTR with an empty ACL list against a one-entry ACL is a count mismatch,
+ *    VALIDATE_FAILED: §16.5 lists the count check first, as memparcel_do_accept makes it;
+ *  - MEM_QCOM_LOOKUP_SGL does not find a parcel while a borrower holds it (state SHARED): §16.5
+ *    says "in SHARING" and memparcel_sgl_do_lookup skips other states. §16.6 "the owner can
+ *    LOOKUP while mapped" is read as "may send it", not "finds it";
+ *  - the owner's MEM_RELEASE of its own LEND (not in the ACL) is HANDLE_INVALID, of its own
+ *    SHARE DENIED (§16.5 RELEASE steps 4 and 5).
  * Nothing here relies on how many handles a refused create consumes (the real RM takes one
  * before its ACL checks): handle arithmetic is only asserted across successful creates.
  */
@@ -44,6 +51,7 @@ import {
   MemRights,
   MemType,
   TransType,
+  VmStatus,
   Vmid,
   decodeAcceptSgl,
   memAcceptReq,
@@ -64,7 +72,6 @@ import {
   type SglEntry,
 } from './payloads.js';
 import { allocateVm, bootGuest, deallocateVm, forceStop, isVmStatus, resetAndWait } from './vm-helpers.js';
-import { VmStatus } from './payloads.js';
 
 const GROUP = 'memparcel';
 
@@ -249,6 +256,9 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       await createFails(ctx, L, { acl, sgl, attrs: [{ attr: MemAttr.CACHED, vmid: Vmid.HLOS }] }, 'VMID_INVALID', '(attr for HLOS, which is not in the ACL)');
       const h = await createOk(ctx, L, { acl, sgl, attrs: [{ attr: MemAttr.UNCACHED, vmid: vm }] }, '(attr UNCACHED for the borrower)');
       await reclaim(ctx, h);
+      // §10: a buffer that ends where the attr list header would start has an empty attr list.
+      const h2 = await createOk(ctx, L, { acl, sgl, attrs: null }, '(no attr list header at all)');
+      await reclaim(ctx, h2);
     },
   },
   {
@@ -276,6 +286,7 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
 
       // Nothing was left half-done: the whole range can be lent now.
       const h1 = await createOk(ctx, L, { acl, sgl: [pages(a, 3)] }, '(3 pages the refused requests named)');
+      await bad([pages(a, 3)], 'MEM_INVALID', '(the same range again)');
       await bad([pages(a + PAGE)], 'MEM_INVALID', '(a page already lent)');
       await createFails(ctx, RmMsgId.MEM_SHARE, { acl: [{ vmid: Vmid.HLOS, rights: RW }, { vmid: vm, rights: R }], sgl: [pages(a + 2n * PAGE, 2)] }, 'MEM_INVALID', '(a range that ends in a lent page)');
       // The page after the lent range is still the host's.
@@ -401,11 +412,14 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       await expectNone(hlos, isMemNotif(RmNotifId.MEM_ACCEPTED, h), 'MEM_ACCEPTED', 'MEM_ACCEPT by the borrower');
 
       await reclaim(ctx, h, 'MEM_INUSE', '(accepted by the guest)');
+      const spec: MemCreate = { label, acl: [{ vmid, rights: RW }], sgl };
+      await hlos.expect(RmMsgId.MEM_QCOM_LOOKUP_SGL, memLookupReq(spec), 'LOOKUP_FAILED', '(exact, parcel accepted: not SHARING)', 0);
       await acceptFails(guest, acc, 'DENIED', '(second ACCEPT)');
       await reclaim(ctx, h, 'DENIED', '(by the borrower)', guest);
       await release(guest, h, 'OK');
       await expectNone(hlos, isMemNotif(RmNotifId.MEM_RELEASED, h), 'MEM_RELEASED', 'MEM_RELEASE by the borrower');
       await release(guest, h, 'MEM_RELEASED', '(second RELEASE)');
+      expectEqual(await lookupOk(hlos, spec, '(exact, after the release)'), h, 'MEM_QCOM_LOOKUP_SGL after the release (SHARING again)');
       await release(hlos, h, 'HANDLE_INVALID', '(by the owner, not in the ACL)');
       await reclaim(ctx, h, 'OK');
       await reclaim(ctx, h, 'HANDLE_INVALID', '(second RECLAIM)');
@@ -432,7 +446,6 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       await acceptFails(guest, { handle: h, transType: TransType.SHARE, flags: DONE }, 'ARGUMENT_INVALID', '(trans_type SHARE for a LEND)');
       await acceptFails(guest, lend(DONE | MemAcceptFlag.VALIDATE_LABEL, { label: label + 1 }), 'VALIDATE_FAILED', '(VALIDATE_LABEL, wrong label)');
       await acceptFails(guest, lend(DONE | MemAcceptFlag.VALIDATE_SANITIZED), 'VALIDATE_FAILED', '(VALIDATE_SANITIZED, parcel not sanitized)');
-      await acceptFails(guest, lend(DONE | MemAcceptFlag.VALIDATE_ACL_ATTR), 'VALIDATE_FAILED', '(VALIDATE_ACL_ATTR, no ACL)');
       await acceptFails(guest, lend(DONE | MemAcceptFlag.VALIDATE_ACL_ATTR, { acl: [{ vmid, rights: R }] }), 'VALIDATE_FAILED', '(VALIDATE_ACL_ATTR, other rights)');
       await acceptFails(guest, lend(DONE | MemAcceptFlag.MAP_OTHER), 'DENIED', '(MAP_OTHER)');
       await acceptFails(guest, lend(DONE, { mapVmid: vmid }), 'ARGUMENT_INVALID', `(map_vmid ${hx(vmid)})`);
@@ -459,12 +472,25 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       const hsh = await createOk(ctx, RmMsgId.MEM_SHARE, { acl: [{ vmid: Vmid.HLOS, rights: RW }, { vmid, rights: R }], sgl: [pages(base + 10n * PAGE)] }, '(HLOS RW, guest R)');
       await acceptFails(hlos, { handle: hsh, transType: TransType.SHARE, flags: DONE }, 'DENIED', '(by the SHARE owner)');
       await release(hlos, hsh, 'DENIED', '(by the SHARE owner)');
+      // SANITIZE needs W: the guest has R only.
+      await acceptFails(guest, { handle: hsh, transType: TransType.SHARE, flags: DONE | MemAcceptFlag.SANITIZE }, 'ARGUMENT_INVALID', '(SANITIZE with rights R)');
+      await acceptOk(guest, { handle: hsh, transType: TransType.SHARE, flags: DONE }, '(rights R)');
+      await guest.expect(RmMsgId.MEM_RELEASE, memReleaseReq(hsh, 0x1), 'ARGUMENT_INVALID', `of ${hx(hsh)} (SANITIZE with rights R)`, 0);
+      await release(guest, hsh);
       await reclaim(ctx, hsh);
 
       // MEM_APPEND belongs to the owner.
       const ha = await createOk(ctx, RmMsgId.MEM_LEND, { flags: MemCreateFlag.APPEND, acl, sgl: [pages(base + 12n * PAGE)] }, '(APPEND)');
       await guest.expect(RmMsgId.MEM_APPEND, memAppendReq(ha, MEM_APPEND_FLAG_DONE, [pages(base + 14n * PAGE)]), 'DENIED', `to ${hx(ha)} (by the borrower)`, 0);
       await reclaim(ctx, ha, 'OK', '(in INIT)');
+
+      // VALIDATE_ACL_ATTR with an empty ACL list: §16.5 lists the count check (→ VALIDATE_FAILED)
+      // before the missing-ACL check (→ ARGUMENT_INVALID), and 0 entries against 1 is a count
+      // mismatch (memparcel_do_accept compares the counts first). Last, so that the checks above
+      // run whatever this one finds.
+      const hv = await createOk(ctx, RmMsgId.MEM_LEND, { acl, sgl: [pages(base + 16n * PAGE)] }, '(for VALIDATE_ACL_ATTR)');
+      await acceptFails(guest, { handle: hv, transType: TransType.LEND, flags: DONE | MemAcceptFlag.VALIDATE_ACL_ATTR }, 'VALIDATE_FAILED', '(VALIDATE_ACL_ATTR, empty ACL list: count 0 ≠ 1)');
+      await reclaim(ctx, hv);
     },
   },
   {
@@ -596,7 +622,7 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       expectBytes(rel.data, memOwnerNotifBytes(h, vmid, tag), 'MEM_RELEASED payload sent by the reset');
       const iRel = hlos.received.indexOf(rel);
       const iReset = hlos.received.findIndex(isVmStatus(vmid, VmStatus.RESET));
-      check(iReset < 0 || iRel < iReset, `MEM_RELEASED for ${hx(h)} arrived after NOTIFY_VM_STATUS(${hx(vmid)}, RESET); the reset releases parcels before it completes`);
+      check(iReset >= 0 && iRel < iReset, `MEM_RELEASED for ${hx(h)} arrived after NOTIFY_VM_STATUS(${hx(vmid)}, RESET); the reset releases parcels before it completes`);
       await reclaim(ctx, h, 'OK', '(after the reset)');
       await reclaim(ctx, h, 'HANDLE_INVALID', '(second RECLAIM)');
       await hlos.ok(RmMsgId.VM_DEALLOCATE, vmidReq(vmid), `of ${hx(vmid)}`, 0);
@@ -647,6 +673,49 @@ export const MEMPARCEL_CASES: readonly ConformanceCase[] = [
       await reclaim(ctx, h);
       await miss(spec, '(after the parcel was reclaimed)');
       await reclaim(ctx, ha);
+    },
+  },
+  {
+    id: 'memparcel.malformed',
+    group: GROUP,
+    title: 'short memparcel requests, broken lists and leftover bytes are MSG_INVALID and change nothing',
+    async run(ctx) {
+      const { hlos } = ctx;
+      const base = windowOf(15);
+      const vm = await allocateVm(ctx);
+      const acl = [{ vmid: vm, rights: RW }];
+      const sgl = [pages(base)];
+      const good = memCreateReq({ acl, sgl });
+      const withTail = (b: Uint8Array, tail: number): Uint8Array => {
+        const out = new Uint8Array(b.byteLength + tail);
+        out.set(b);
+        return out;
+      };
+      const L = RmMsgId.MEM_LEND;
+      // Minimum lengths (§12.5): create 20, APPEND 12, ACCEPT 24, RELEASE and RECLAIM 8, NOTIFY 12, LOOKUP 16.
+      await createFails(ctx, L, good.subarray(0, 19), 'MSG_INVALID', '(19 bytes)');
+      await createFails(ctx, L, memCreateReq({ acl: [], sgl: [], attrs: null }), 'MSG_INVALID', '(16 bytes: empty ACL and SGL, no attr list)');
+      // §10: 1–3 bytes where a list header belongs, entries past the end, bytes after the last list.
+      await createFails(ctx, L, withTail(memCreateReq({ acl, sgl, attrs: null }), 2), 'MSG_INVALID', '(2 bytes where the attr list header belongs)');
+      await createFails(ctx, L, good.subarray(0, good.byteLength - 4 - 8), 'MSG_INVALID', '(SGL entry cut short)');
+      await createFails(ctx, L, withTail(good, 4), 'MSG_INVALID', '(4 bytes after the attr list)');
+      const h = await createOk(ctx, L, { acl, sgl }, '(the same page, well formed)');
+      const short = async (msgId: number, len: number): Promise<void> => {
+        const payload = new Uint8Array(len);
+        view(payload).setUint32(0, h, true);
+        await hlos.expect(msgId, payload, 'MSG_INVALID', `(${len} bytes)`, 0);
+      };
+      await short(RmMsgId.MEM_APPEND, 11);
+      await short(RmMsgId.MEM_ACCEPT, 23);
+      await short(RmMsgId.MEM_RELEASE, 7);
+      await short(RmMsgId.MEM_RECLAIM, 7);
+      await short(RmMsgId.MEM_NOTIFY, 11);
+      await short(RmMsgId.MEM_QCOM_LOOKUP_SGL, 15);
+      await hlos.expect(RmMsgId.MEM_NOTIFY, memNotifyReq(h, MemNotifyFlag.SHARED, 1), 'MSG_INVALID', `of ${hx(h)} (SHARED, 12 bytes: no target list)`, 0);
+      await hlos.expect(RmMsgId.MEM_NOTIFY, memNotifyReq(h, MemNotifyFlag.SHARED, 1, [vm]).subarray(0, 18), 'MSG_INVALID', `of ${hx(h)} (SHARED, n_vmid 1 with 2 entry bytes)`, 0);
+      // The parcel is still there and still SHARING.
+      expectEqual(await lookupOk(hlos, { acl, sgl }, '(after the refused requests)'), h, 'MEM_QCOM_LOOKUP_SGL after the refused requests');
+      await reclaim(ctx, h);
     },
   },
   {

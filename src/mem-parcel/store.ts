@@ -269,8 +269,10 @@ export class ParcelStore {
     if (f & MemAcceptFlag.VALIDATE_SANITIZED) need(p.createdSanitized, 'VALIDATE_FAILED', 'parcel not created sanitized');
     if (f & MemAcceptFlag.VALIDATE_LABEL) need(req.label === p.label, 'VALIDATE_FAILED', 'label differs');
     if (f & MemAcceptFlag.VALIDATE_ACL_ATTR) {
-      need(req.acl.length > 0, 'ARGUMENT_INVALID', 'VALIDATE_ACL_ATTR without an ACL');
+      // The counts are compared first (§16.5 step 5, RM memparcel_do_accept): an empty list
+      // against a non-empty ACL is a count mismatch.
       need(req.acl.length === p.acl.length && req.attrs.length === p.attrsIn.length, 'VALIDATE_FAILED', 'ACL or attr count differs');
+      need(req.acl.length > 0, 'ARGUMENT_INVALID', 'VALIDATE_ACL_ATTR without an ACL');
       req.acl.forEach((e, i) => need(e.vmid === p.acl[i]!.vmid && e.rights === p.acl[i]!.rights, 'VALIDATE_FAILED', `ACL entry ${i} differs`));
       req.attrs.forEach((a, i) => need(a.vmid === p.attrsIn[i]!.vmid && a.attr === p.attrsIn[i]!.attr, 'VALIDATE_FAILED', `attr entry ${i} differs`));
     }

@@ -24,6 +24,8 @@ export interface Mapping<E> {
 export class AddressSpace<E> {
   readonly #tree = new BTree<number, Mapping<E>>();
   readonly #pair: [number, Mapping<E>] = [0, undefined as unknown as Mapping<E>];
+  /** The mapping `find` returned last; forgotten on every insert and remove. */
+  #last: Mapping<E> | undefined = undefined;
 
   constructor(readonly vmid: number) {}
 
@@ -33,8 +35,11 @@ export class AddressSpace<E> {
 
   /** The mapping containing `ipa`, if any. O(log n). */
   find(ipa: number): Mapping<E> | undefined {
+    const last = this.#last;
+    if (last !== undefined && last.ipa <= ipa && ipa < last.ipa + last.size) return last;
     const p = this.#tree.getPairOrNextLower(ipa, this.#pair);
-    return p !== undefined && p[1].ipa + p[1].size > ipa ? p[1] : undefined;
+    if (p === undefined || p[1].ipa + p[1].size <= ipa) return undefined;
+    return (this.#last = p[1]);
   }
 
   /** True when some mapping overlaps `[ipa, end)`. O(log n). */
@@ -59,10 +64,12 @@ export class AddressSpace<E> {
   }
 
   insert(m: Mapping<E>): void {
+    this.#last = undefined;
     this.#tree.set(m.ipa, m);
   }
 
   remove(m: Mapping<E>): void {
+    this.#last = undefined;
     this.#tree.delete(m.ipa);
   }
 

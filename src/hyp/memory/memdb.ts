@@ -5,258 +5,418 @@
  * Reference: hypervisor.md §8 (memextent_donate moves a range between extents; ERROR_MEMDB_NOT_OWNER
  * when the source does not own all of it). This file knows nothing of address spaces or content.
  *
- *   index (run-index.ts: sorted-btree of chunks of runs, keyed by PA)
- *   PA-ordered list (prev/next):  [0x0000,0x8000) A ◀──▶ [0x8000,0x9000) B ◀──▶ [0x9000,…) A
- *   per-owner list (oPrev/oNext): A: run0 ◀──▶ run2     B: run1
- *
  * INVARIANT: runs are non-empty, sorted, non-overlapping, and two touching runs never have the
  * same owner (they are merged). Hence "owner X owns all of [a, b)" holds exactly when a single
- * run of X contains [a, b), so a donate looks up one run and changes at most three: it costs
- * O(log n) whatever its size, and bookkeeping grows with ownership changes, not with pages.
+ * run of X contains [a, b): a donate finds one run and changes at most three, in O(log n)
+ * whatever its size, and the bookkeeping grows with ownership changes, not with pages.
  *
- * The PA-ordered list gives O(1) neighbours (merging, range walks) without extra index searches;
- * the per-owner list gives an owner's runs without scanning the whole memdb.
+ * Layout. A `sorted-btree` keyed by PA indexes chunks; a chunk packs up to CHUNK_MAX consecutive
+ * runs into one Float64Array, three words a run:
+ *
+ *   B+ tree: PA of its first run ─▶ chunk ──next──▶ chunk ──next──▶ …   (chunks also linked)
+ *   chunk.d: [ start0 end0 owner0 | start1 end1 owner1 | … ]  (owner = the owner's numeric id)
+ *
+ * Why not one tree entry and one object per run: a memdb of 10^5 runs scattered over 64 GiB is
+ * edited at random places, and per-run objects, their links and B+ tree inserts/deletes cost
+ * cache misses and garbage on every split and merge. Here a search is one look-up in a small,
+ * cache-resident tree plus a binary search in one chunk, and a split or merge is a `copyWithin`
+ * inside that chunk; the tree changes only when a chunk splits, empties, merges with a
+ * neighbour, or its first run changes.
  */
-import { RunIndex, type Chunk } from './run-index.js';
+import { BTree } from './btree.js';
 
-/** What the memdb needs of an owner: counters and the head of its run list, kept up to date here. */
-export interface RunOwner<O extends RunOwner<O>> {
-  /** Bytes owned. */
+/** What the memdb needs of an owner: a small non-negative integer id, and counters it keeps. */
+export interface RunOwner {
+  /** Unique among owners; used as an array index. */
+  readonly id: number;
+  /** Bytes owned (kept by the memdb). */
   bytes: number;
-  /** Runs owned. */
+  /** Runs owned (kept by the memdb). */
   runCount: number;
-  /** Head of the owner's run list (in no particular order). */
-  runHead: Run<O> | undefined;
 }
 
-/** One maximal run of memory with a single owner. Mutated in place by the memdb only. */
-export interface Run<O extends RunOwner<O>> {
-  start: number;
-  end: number;
-  owner: O;
-  /** Neighbours in PA order. */
-  prev: Run<O> | undefined;
-  next: Run<O> | undefined;
-  /** Neighbours in the owner's run list. */
-  oPrev: Run<O> | undefined;
-  oNext: Run<O> | undefined;
-  /** The index chunk holding the run (run-index.ts). */
-  chunk: Chunk<Run<O>> | undefined;
+/** A run as returned by `find`: a view the memdb reuses, valid until its next call. */
+export interface RunView<O> {
+  readonly start: number;
+  readonly end: number;
+  readonly owner: O;
 }
 
-/** Ownership of physical memory. Ranges are byte ranges; callers check alignment. */
-export class MemDb<O extends RunOwner<O>> {
-  readonly #index = new RunIndex<Run<O>>();
-  #head: Run<O> | undefined = undefined;
+/** Words per run in a chunk: start, end, owner id. */
+const W = 3;
+/** Split a chunk above this many runs. */
+const CHUNK_MAX = 256;
+/** Fold a chunk below this many runs into a neighbour that has room. */
+const CHUNK_MIN = 32;
+/** An edit inserts at most two runs before the chunk is settled. */
+const CHUNK_CAP = CHUNK_MAX + 2;
+
+interface Chunk {
+  readonly d: Float64Array;
+  n: number;
+  prev: Chunk | undefined;
+  next: Chunk | undefined;
+  live: boolean;
+}
+
+function newChunk(): Chunk {
+  return { d: new Float64Array(CHUNK_CAP * W), n: 0, prev: undefined, next: undefined, live: true };
+}
+
+/** Index of the last run of `c` whose start is ≤ `k` (-1 when none). */
+function lastAtOrBelow(c: Chunk, k: number): number {
+  const d = c.d;
+  let lo = 0;
+  let hi = c.n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (d[mid * W]! <= k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** Ownership of physical memory. Ranges are byte ranges `[a, b)` with a < b; callers check alignment. */
+export class MemDb<O extends RunOwner> {
+  readonly #tree = new BTree<number, Chunk>();
+  readonly #pair: [number, Chunk] = [0, undefined as unknown as Chunk];
+  #first: Chunk | undefined = undefined;
+  #runs = 0;
+  /** Owners by id (each one registered when it first receives memory). */
+  readonly #byId: Array<O | undefined> = [];
+  /** Position found by #locate. */
+  #c: Chunk | undefined = undefined;
+  #i = 0;
+  readonly #view: { start: number; end: number; owner: O } = { start: 0, end: 0, owner: undefined as unknown as O };
 
   /** Number of runs. */
   get size(): number {
-    return this.#index.size;
+    return this.#runs;
   }
 
-  /** The first run in PA order. */
-  get first(): Run<O> | undefined {
-    return this.#head;
-  }
-
-  /** The run whose start is the greatest one ≤ `pa`, if any. O(log n). */
-  #atOrBelow(pa: number): Run<O> | undefined {
-    return this.#index.atOrBelow(pa);
+  /** Number of chunks (for stats). */
+  get chunks(): number {
+    return this.#tree.size;
   }
 
   /** The run containing byte `pa`, or undefined when nobody owns it. O(log n). */
-  find(pa: number): Run<O> | undefined {
-    const r = this.#atOrBelow(pa);
-    return r !== undefined && r.end > pa ? r : undefined;
-  }
-
-  /** The first run that overlaps `[pa, end)`, in PA order. O(log n). */
-  firstIn(pa: number, end: number): Run<O> | undefined {
-    const r = this.#atOrBelow(pa);
-    if (r !== undefined && r.end > pa) return r;
-    const n = r === undefined ? this.#head : r.next;
-    return n !== undefined && n.start < end ? n : undefined;
-  }
-
-  /** True when every byte of `[pa, end)` is owned by someone (is RAM). */
-  covers(pa: number, end: number): boolean {
-    let r = this.find(pa);
-    while (r !== undefined) {
-      if (r.end >= end) return true;
-      const n = r.next;
-      if (n === undefined || n.start !== r.end) return false;
-      r = n;
+  find(pa: number): RunView<O> | undefined {
+    // Finger: the last position looked up. Whatever run sits there now, if it contains `pa` it
+    // is the answer (runs never overlap), so edits since then cannot make this stale.
+    const c = this.#c;
+    let j = this.#i * W;
+    let d: Float64Array;
+    if (c !== undefined && c.live && this.#i < c.n && c.d[j]! <= pa && pa < c.d[j + 1]!) d = c.d;
+    else {
+      const l = this.#locate(pa);
+      if (l === undefined) return undefined;
+      d = l.d;
+      j = this.#i * W;
+      if (d[j + 1]! <= pa) return undefined;
     }
-    return false;
+    const v = this.#view;
+    v.start = d[j]!;
+    v.end = d[j + 1]!;
+    v.owner = this.#byId[d[j + 2]! | 0]!;
+    return v;
+  }
+
+  /** Call `visit` with each run overlapping `[a, b)`, in PA order (bounds not clipped). */
+  forEachIn(a: number, b: number, visit: (start: number, end: number, owner: O) => void): void {
+    let c = this.#locate(a);
+    let i: number;
+    if (c !== undefined) {
+      i = c.d[this.#i * W + 1]! > a ? this.#i : this.#i + 1;
+    } else {
+      c = this.#first;
+      i = 0;
+    }
+    for (; c !== undefined; c = c.next, i = 0) {
+      const d = c.d;
+      for (; i < c.n; i++) {
+        if (d[i * W]! >= b) return;
+        visit(d[i * W]!, d[i * W + 1]!, this.#byId[d[i * W + 2]! | 0]!);
+      }
+    }
+  }
+
+  /** True when every byte of `[a, b)` is owned by someone (is RAM). */
+  covers(a: number, b: number): boolean {
+    let c = this.#locate(a);
+    if (c === undefined) return false;
+    let i = this.#i;
+    let end = c.d[i * W + 1]!;
+    if (end <= a) return false;
+    while (end < b) {
+      if (++i >= c.n) {
+        c = c.next;
+        i = 0;
+        if (c === undefined) return false;
+      }
+      if (c.d[i * W]! !== end) return false;
+      end = c.d[i * W + 1]!;
+    }
+    return true;
+  }
+
+  /** The runs of `owner`, in PA order. A scan of the packed runs: O(n), about 1 ns a run. */
+  runsOf(owner: O): Array<{ start: number; end: number }> {
+    const out: Array<{ start: number; end: number }> = [];
+    if (owner.runCount === 0) return out;
+    const id = owner.id;
+    for (let c = this.#first; c !== undefined; c = c.next) {
+      const d = c.d;
+      for (let j = 0; j < c.n * W; j += W) if (d[j + 2] === id) out.push({ start: d[j]!, end: d[j + 1]! });
+    }
+    return out;
   }
 
   /**
-   * Add `[pa, end)`, owned by nobody yet, to `owner`.
+   * Add `[a, b)`, owned by nobody yet, to `owner`.
    * @returns false (and changes nothing) when part of it is already owned.
    */
-  add(owner: O, pa: number, end: number): boolean {
-    const below = this.#atOrBelow(end - 1);
-    if (below !== undefined && below.end > pa) return false;
-    // `below` starts before `end`; since it does not reach `pa`, it is the run just before the new one.
-    const r = this.#insertAfter(below, pa, end, owner);
-    this.#mergeAround(r);
+  add(owner: O, a: number, b: number): boolean {
+    this.#register(owner);
+    let c = this.#locate(b - 1);
+    let i: number;
+    if (c !== undefined) {
+      i = this.#i;
+      if (c.d[i * W + 1]! > a) return false;
+      // The run at i starts before b and ends by a: the new run goes right after it.
+      i++;
+    } else if (this.#first !== undefined) {
+      c = this.#first;
+      i = 0;
+    } else {
+      c = newChunk();
+      this.#first = c;
+      this.#tree.set(a, c);
+      i = 0;
+    }
+    this.#insert(c, i, a, b, owner.id);
+    const next = c.next;
+    this.#mergeAt(c, i);
+    this.#settle(c);
+    if (next !== undefined) this.#settle(next);
     return true;
   }
 
   /**
-   * Give `[a, b)`, which lies inside run `r`, to `to` (r.owner loses it). Splits `r` into at most
-   * three runs and merges the moved piece with touching runs of `to`. O(log n).
+   * Move `[a, b)` from `from` to `to`, splitting the run that holds it into at most three and
+   * merging the moved piece with touching runs of `to`. O(log n).
+   * @returns false (and changes nothing) unless `from` owns every byte of `[a, b)`.
    */
-  assign(r: Run<O>, a: number, b: number, to: O): void {
-    const s = r.start;
-    const t = r.end;
-    const from = r.owner;
-    if (from === to) return;
-    let piece: Run<O>;
-    if (a === s) {
-      if (b < t) {
-        this.#resize(r, b);
-        this.#insertAfter(r, b, t, from);
-      }
-      this.#reown(r, to);
-      piece = r;
+  donate(from: O, to: O, a: number, b: number): boolean {
+    const c = this.#locate(a);
+    if (c === undefined) return false;
+    const i = this.#i;
+    const d = c.d;
+    const s = d[i * W]!;
+    const t = d[i * W + 1]!;
+    if (d[i * W + 2] !== from.id || t < b) return false;
+    if (from === to) return true;
+    this.#register(to);
+    if (a === s && b === t) {
+      this.#setOwner(c, i, from, to);
+      this.#mergeAt(c, i);
+    } else if (a === s) {
+      this.#setEnd(c, i, from, b);
+      this.#setOwner(c, i, from, to);
+      this.#insert(c, i + 1, b, t, from.id);
+      this.#mergeAt(c, i);
+    } else if (b === t) {
+      this.#setEnd(c, i, from, a);
+      this.#insert(c, i + 1, a, t, to.id);
+      this.#mergeAt(c, i + 1);
     } else {
-      this.#resize(r, a);
-      piece = this.#insertAfter(r, a, b, to);
-      if (b < t) this.#insertAfter(piece, b, t, from);
+      this.#setEnd(c, i, from, a);
+      this.#insert(c, i + 1, a, b, to.id);
+      this.#insert(c, i + 2, b, t, from.id);
     }
-    this.#mergeAround(piece);
-  }
-
-  /** The runs of `owner`, in PA order. O(k log k). */
-  runsOf(owner: O): Run<O>[] {
-    const out: Run<O>[] = [];
-    for (let r = owner.runHead; r !== undefined; r = r.oNext) out.push(r);
-    return out.sort((x, y) => x.start - y.start);
+    const next = c.next;
+    this.#settle(c);
+    if (next !== undefined) this.#settle(next);
+    return true;
   }
 
   /**
-   * Consistency of the index, the PA list, the owner lists and counters. `owners` are all live
-   * owners; `ownerOk` vets the owner of each run (e.g. that it still exists).
+   * Consistency of the index, the chunks, the runs and the owners' counters. `owners` are all
+   * live owners; `ownerOk` vets the owner of each run.
    */
   check(owners: Iterable<O>, ownerOk: (o: O) => string | undefined): string[] {
     const errs: string[] = [];
-    const sums = new Map<O, { bytes: number; runs: number }>();
-    for (const o of owners) sums.set(o, { bytes: 0, runs: 0 });
-    let prev: Run<O> | undefined;
-    let listRun = this.#head;
-    let count = 0;
-    errs.push(...this.#index.check());
-    for (const r of this.#index) {
-      count++;
-      const at = `memdb run [0x${r.start.toString(16)}, 0x${r.end.toString(16)})`;
-      if (!(r.end > r.start)) errs.push(`${at}: empty`);
-      if (listRun !== r) errs.push(`${at}: PA list out of step with the index`);
-      if (r.prev !== prev) errs.push(`${at}: bad prev link`);
-      if (prev !== undefined) {
-        if (prev.end > r.start) errs.push(`${at}: overlaps the run before`);
-        if (prev.end === r.start && prev.owner === r.owner) errs.push(`${at}: not merged with the run before`);
-      }
-      const bad = ownerOk(r.owner);
-      if (bad !== undefined) errs.push(`${at}: ${bad}`);
-      const sum = sums.get(r.owner);
-      if (sum === undefined) errs.push(`${at}: owner is not live`);
-      else {
-        sum.bytes += r.end - r.start;
-        sum.runs++;
-      }
-      prev = r;
-      listRun = r.next;
-    }
-    if (listRun !== undefined) errs.push('memdb: PA list longer than the index');
-    if (count !== this.#index.size) errs.push('memdb: index size mismatch');
-    for (const [o, sum] of sums) {
-      let n = 0;
-      let p: Run<O> | undefined;
-      for (let r = o.runHead; r !== undefined && n <= sum.runs; r = r.oNext, n++) {
-        if (r.owner !== o) errs.push('memdb: owner list holds a run of another owner');
-        if (r.oPrev !== p) errs.push('memdb: bad owner-list link');
-        if (r.chunk === undefined || this.#index.atOrBelow(r.start) !== r) {
-          errs.push('memdb: owner list holds a run not in the memdb');
+    const sums = new Map<number, { o: O; bytes: number; runs: number }>();
+    for (const o of owners) sums.set(o.id, { o, bytes: 0, runs: 0 });
+    let listed = this.#first;
+    let prevChunk: Chunk | undefined;
+    let prevEnd = -1;
+    let prevOwner = -1;
+    let runs = 0;
+    for (const [key, c] of this.#tree.entries()) {
+      if (listed !== c) errs.push('memdb: chunk list out of step with the index');
+      if (c.prev !== prevChunk) errs.push('memdb: bad chunk prev link');
+      if (!c.live) errs.push('memdb: dead chunk in the index');
+      if (c.n < 1 || c.n > CHUNK_MAX) errs.push(`memdb: chunk of ${c.n} runs`);
+      if (c.d[0] !== key) errs.push(`memdb: chunk keyed at 0x${key.toString(16)}, starts at 0x${c.d[0]!.toString(16)}`);
+      for (let j = 0; j < c.n * W; j += W) {
+        const s = c.d[j]!;
+        const e = c.d[j + 1]!;
+        const id = c.d[j + 2]! | 0;
+        runs++;
+        const at = `memdb run [0x${s.toString(16)}, 0x${e.toString(16)})`;
+        if (!(e > s)) errs.push(`${at}: empty`);
+        if (s < prevEnd) errs.push(`${at}: overlaps the run before`);
+        if (s === prevEnd && id === prevOwner) errs.push(`${at}: not merged with the run before`);
+        const sum = sums.get(id);
+        if (sum === undefined || this.#byId[id] !== sum.o) errs.push(`${at}: owner ${id} is not live`);
+        else {
+          const bad = ownerOk(sum.o);
+          if (bad !== undefined) errs.push(`${at}: ${bad}`);
+          sum.bytes += e - s;
+          sum.runs++;
         }
-        p = r;
+        prevEnd = e;
+        prevOwner = id;
       }
-      if (n !== sum.runs || o.runCount !== sum.runs) {
-        errs.push(`memdb: owner run count ${o.runCount}, owner list ${n}, memdb ${sum.runs}`);
-      }
-      if (o.bytes !== sum.bytes) errs.push(`memdb: owner byte count ${o.bytes}, memdb ${sum.bytes}`);
+      prevChunk = c;
+      listed = c.next;
+    }
+    if (listed !== undefined) errs.push('memdb: chunk list longer than the index');
+    if (runs !== this.#runs) errs.push(`memdb: ${runs} runs, count says ${this.#runs}`);
+    for (const { o, bytes, runs: n } of sums.values()) {
+      if (o.bytes !== bytes) errs.push(`memdb: owner ${o.id} byte count ${o.bytes}, runs sum to ${bytes}`);
+      if (o.runCount !== n) errs.push(`memdb: owner ${o.id} run count ${o.runCount}, memdb has ${n}`);
     }
     return errs;
   }
 
-  // ---- primitive edits: each keeps the index, both lists and the owner counters in step ----
+  // ---- positions and primitive edits (each keeps the counters in step) ----
 
-  #insertAfter(after: Run<O> | undefined, start: number, end: number, owner: O): Run<O> {
-    const next = after === undefined ? this.#head : after.next;
-    const r: Run<O> = { start, end, owner, prev: after, next, oPrev: undefined, oNext: undefined, chunk: undefined };
-    this.#index.insertAfter(after, next, r);
-    if (after === undefined) this.#head = r;
-    else after.next = r;
-    if (next !== undefined) next.prev = r;
-    this.#ownerAdd(r);
-    return r;
+  /** Find the run with the greatest start ≤ `k`: its chunk (also in #c) and index (#i). */
+  #locate(k: number): Chunk | undefined {
+    const p = this.#tree.getPairOrNextLower(k, this.#pair);
+    if (p === undefined) return undefined;
+    this.#c = p[1];
+    this.#i = lastAtOrBelow(p[1], k);
+    return p[1];
   }
 
-  #remove(r: Run<O>): void {
-    this.#index.remove(r);
-    if (r.prev === undefined) this.#head = r.next;
-    else r.prev.next = r.next;
-    if (r.next !== undefined) r.next.prev = r.prev;
-    this.#ownerRemove(r);
+  #register(o: O): void {
+    this.#byId[o.id] = o;
   }
 
-  /** Move the end of `r` (its start, hence its key, stays). */
-  #resize(r: Run<O>, end: number): void {
-    r.owner.bytes += end - r.end;
-    r.end = end;
-  }
-
-  #reown(r: Run<O>, to: O): void {
-    this.#ownerRemove(r);
-    r.owner = to;
-    this.#ownerAdd(r);
-  }
-
-  /** Merge `r` with touching runs of the same owner. */
-  #mergeAround(r: Run<O>): void {
-    const p = r.prev;
-    if (p !== undefined && p.end === r.start && p.owner === r.owner) {
-      const end = r.end;
-      this.#remove(r);
-      this.#resize(p, end);
-      r = p;
-    }
-    const n = r.next;
-    if (n !== undefined && n.start === r.end && n.owner === r.owner) {
-      const end = n.end;
-      this.#remove(n);
-      this.#resize(r, end);
-    }
-  }
-
-  #ownerAdd(r: Run<O>): void {
-    const o = r.owner;
-    r.oPrev = undefined;
-    r.oNext = o.runHead;
-    if (o.runHead !== undefined) o.runHead.oPrev = r;
-    o.runHead = r;
+  #insert(c: Chunk, i: number, s: number, e: number, id: number): void {
+    const d = c.d;
+    const oldKey = d[0]!;
+    d.copyWithin((i + 1) * W, i * W, c.n * W);
+    d[i * W] = s;
+    d[i * W + 1] = e;
+    d[i * W + 2] = id;
+    c.n++;
+    this.#runs++;
+    const o = this.#byId[id | 0]!;
+    o.bytes += e - s;
     o.runCount++;
-    o.bytes += r.end - r.start;
+    if (i === 0 && c.n > 1) this.#rekey(c, oldKey);
   }
 
-  #ownerRemove(r: Run<O>): void {
-    const o = r.owner;
-    if (r.oPrev === undefined) o.runHead = r.oNext;
-    else r.oPrev.oNext = r.oNext;
-    if (r.oNext !== undefined) r.oNext.oPrev = r.oPrev;
-    r.oPrev = undefined;
-    r.oNext = undefined;
+  #delete(c: Chunk, i: number): void {
+    const d = c.d;
+    const oldKey = d[0]!;
+    const o = this.#byId[d[i * W + 2]! | 0]!;
+    o.bytes -= d[i * W + 1]! - d[i * W]!;
     o.runCount--;
-    o.bytes -= r.end - r.start;
+    d.copyWithin(i * W, (i + 1) * W, c.n * W);
+    c.n--;
+    this.#runs--;
+    if (c.n === 0) this.#unlinkChunk(c, oldKey);
+    else if (i === 0) this.#rekey(c, oldKey);
+  }
+
+  #setEnd(c: Chunk, i: number, owner: O, e: number): void {
+    owner.bytes += e - c.d[i * W + 1]!;
+    c.d[i * W + 1] = e;
+  }
+
+  #setOwner(c: Chunk, i: number, from: O, to: O): void {
+    const size = c.d[i * W + 1]! - c.d[i * W]!;
+    from.bytes -= size;
+    from.runCount--;
+    to.bytes += size;
+    to.runCount++;
+    c.d[i * W + 2] = to.id;
+  }
+
+  /** Merge the run at (c, i) with touching runs of the same owner. */
+  #mergeAt(c: Chunk, i: number): void {
+    const d = c.d;
+    const s = d[i * W]!;
+    const id = d[i * W + 2]!;
+    const o = this.#byId[id | 0]!;
+    let pc: Chunk | undefined = c;
+    let pi = i - 1;
+    if (pi < 0) {
+      pc = c.prev;
+      pi = pc === undefined ? -1 : pc.n - 1;
+    }
+    if (pc !== undefined && pc.d[pi * W + 1] === s && pc.d[pi * W + 2] === id) {
+      const e = d[i * W + 1]!;
+      this.#delete(c, i);
+      this.#setEnd(pc, pi, o, e);
+      c = pc;
+      i = pi;
+    }
+    const end = c.d[i * W + 1]!;
+    let nc: Chunk | undefined = c;
+    let ni = i + 1;
+    if (ni >= c.n) {
+      nc = c.next;
+      ni = 0;
+    }
+    if (nc !== undefined && nc.d[ni * W] === end && nc.d[ni * W + 2] === id) {
+      const e = nc.d[ni * W + 1]!;
+      this.#delete(nc, ni);
+      this.#setEnd(c, i, o, e);
+    }
+  }
+
+  #rekey(c: Chunk, oldKey: number): void {
+    this.#tree.delete(oldKey);
+    this.#tree.set(c.d[0]!, c);
+  }
+
+  #unlinkChunk(c: Chunk, key: number): void {
+    this.#tree.delete(key);
+    if (c.prev === undefined) this.#first = c.next;
+    else c.prev.next = c.next;
+    if (c.next !== undefined) c.next.prev = c.prev;
+    c.live = false;
+  }
+
+  /** Restore the chunk size bounds after an edit: split a full chunk, fold a small one. */
+  #settle(c: Chunk): void {
+    if (!c.live) return;
+    if (c.n > CHUNK_MAX) {
+      const h = c.n >>> 1;
+      const x = newChunk();
+      x.d.set(c.d.subarray(h * W, c.n * W));
+      x.n = c.n - h;
+      c.n = h;
+      x.prev = c;
+      x.next = c.next;
+      if (c.next !== undefined) c.next.prev = x;
+      c.next = x;
+      this.#tree.set(x.d[0]!, x);
+    } else if (c.n < CHUNK_MIN) {
+      if (c.next !== undefined && c.n + c.next.n <= CHUNK_MAX) this.#absorb(c, c.next);
+      else if (c.prev !== undefined && c.prev.n + c.n <= CHUNK_MAX) this.#absorb(c.prev, c);
+    }
+  }
+
+  /** Append the runs of `b` (the chunk after `a`) to `a`, and drop `b`. */
+  #absorb(a: Chunk, b: Chunk): void {
+    a.d.set(b.d.subarray(0, b.n * W), a.n * W);
+    a.n += b.n;
+    this.#unlinkChunk(b, b.d[0]!);
   }
 }

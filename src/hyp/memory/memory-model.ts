@@ -36,7 +36,7 @@ import {
 } from './api.js';
 import { AddressSpace, type Mapping } from './address-space.js';
 import { PageStore } from './content.js';
-import { MemDb, type Run, type RunOwner } from './memdb.js';
+import { MemDb, type RunOwner } from './memdb.js';
 import { MemFault } from './mem-fault.js';
 
 /** Every address in the model is below 2^52 (api.ts); an end beyond it overflows. */
@@ -48,13 +48,12 @@ const DEFAULT_MAX_ADDRSPACES_PER_EXTENT = 4;
 const RIGHT_FOR = { read: Access.R, write: Access.W, exec: Access.X } as const satisfies Record<AccessKind, number>;
 
 /** An extent's record: the memdb keeps its run list and counters. */
-interface Extent extends RunOwner<Extent> {
+interface Extent extends RunOwner {
   readonly id: ExtentId;
   readonly ownerVmid: number;
   readonly label: string;
   bytes: number;
   runCount: number;
-  runHead: Run<Extent> | undefined;
   /** Its mappings, in every address space (unmapAll walks this, not the address spaces). */
   readonly mappings: Set<Mapping<Extent>>;
   /** vmid → how many of its mappings are in that address space. */
@@ -101,7 +100,6 @@ class HypMemoryModel implements MemoryModel {
       label,
       bytes: 0,
       runCount: 0,
-      runHead: undefined,
       mappings: new Set(),
       spaces: new Map(),
       live: true,
@@ -142,12 +140,13 @@ class HypMemoryModel implements MemoryModel {
     checkSpan(range.pa, range.size);
     const lo = range.pa;
     const hi = range.pa + range.size;
+    if (hi === lo) return out;
     // O(log n + runs in the range), whatever the extent owns elsewhere.
-    for (let r = this.#memdb.firstIn(lo, hi); r !== undefined && r.start < hi; r = r.next) {
-      if (r.owner !== x) continue;
-      const a = Math.max(r.start, lo);
-      out.push({ pa: a, size: Math.min(r.end, hi) - a });
-    }
+    this.#memdb.forEachIn(lo, hi, (s, e, owner) => {
+      if (owner !== x) return;
+      const a = Math.max(s, lo);
+      out.push({ pa: a, size: Math.min(e, hi) - a });
+    });
     return out;
   }
 
@@ -157,11 +156,9 @@ class HypMemoryModel implements MemoryModel {
     checkRange(pa, size, this.#maxPa, 'PA');
     if (src === dst) throw new HypError('ERROR_ARGUMENT_INVALID', `donate from extent ${from} to itself`);
     // INVARIANT (memdb.ts): runs are maximal, so `from` owns all of the range iff one run does.
-    const r = this.#memdb.find(pa);
-    if (r === undefined || r.owner !== src || r.end < pa + size) {
+    if (!this.#memdb.donate(src, dst, pa, pa + size)) {
       throw new HypError('ERROR_MEMDB_NOT_OWNER', `extent ${from} does not own [${hex(pa)}, ${hex(pa + size)})`);
     }
-    this.#memdb.assign(r, pa, pa + size, dst);
   }
 
   // ---- address spaces ----
@@ -242,12 +239,12 @@ class HypMemoryModel implements MemoryModel {
       const lo = Math.max(ipa, m.ipa);
       const paLo = m.pa + (lo - m.ipa);
       const paHi = paLo + (Math.min(end, m.ipa + m.size) - lo);
-      for (let r = this.#memdb.firstIn(paLo, paHi); r !== undefined && r.start < paHi; r = r.next) {
-        if (r.owner !== m.extent) continue;
-        const a = Math.max(r.start, paLo);
-        const b = Math.min(r.end, paHi);
+      this.#memdb.forEachIn(paLo, paHi, (s, e, owner) => {
+        if (owner !== m.extent) return;
+        const a = Math.max(s, paLo);
+        const b = Math.min(e, paHi);
         out.push({ ipa: lo + (a - paLo), pa: a, size: b - a, rights: m.rights, extent: m.extent.id });
-      }
+      });
     }
     return out;
   }
@@ -401,10 +398,10 @@ class HypMemoryModel implements MemoryModel {
     const errs = this.#memdb.check(this.#extents.values(), (o) =>
       o.live && this.#extents.get(o.id) === o ? undefined : `owner extent ${o.id} is destroyed`,
     );
-    for (let r = this.#memdb.first; r !== undefined; r = r.next) {
-      if (r.start % PAGE_SIZE !== 0 || r.end % PAGE_SIZE !== 0) errs.push(`memdb run at ${hex(r.start)} not page aligned`);
-      if (r.end > this.#maxPa) errs.push(`memdb run at ${hex(r.start)} beyond maxPa`);
-    }
+    this.#memdb.forEachIn(0, Infinity, (s, e) => {
+      if (s % PAGE_SIZE !== 0 || e % PAGE_SIZE !== 0) errs.push(`memdb run at ${hex(s)} not page aligned`);
+      if (e > this.#maxPa) errs.push(`memdb run at ${hex(s)} beyond maxPa`);
+    });
     let total = 0;
     for (const as of this.#spaces.values()) {
       errs.push(...as.check());

@@ -99,8 +99,11 @@ export interface LookupResult {
  * order: unknown extent → ERROR_ARGUMENT_INVALID; an address or size that is not a non-negative
  * integer → ERROR_ARGUMENT_INVALID; size 0 → ERROR_ARGUMENT_SIZE; address or size not 4 KiB
  * aligned → ERROR_ARGUMENT_ALIGNMENT (hypervisor.md §8 addrspace_lookup); end beyond 2^52 →
- * ERROR_ADDR_OVERFLOW; end beyond maxPa / maxIpa → ERROR_ADDR_INVALID. Queries (extentOf,
- * runsOf, translate, read, write, check, readPhys, writePhys) take byte ranges.
+ * ERROR_ADDR_OVERFLOW; end beyond maxPa / maxIpa → ERROR_ADDR_INVALID. A donate from an extent
+ * to itself → ERROR_ARGUMENT_INVALID. Queries (extentOf, runsOf, translate, read, write, check,
+ * readPhys, writePhys) take byte ranges (negative or fractional → ERROR_ARGUMENT_INVALID);
+ * physical access (readPhys, writePhys, zero) outside RAM → ERROR_ADDR_INVALID. `map` merges a
+ * new mapping with touching ones of the same extent and rights whose PAs continue it.
  */
 
 export interface MemoryModel {

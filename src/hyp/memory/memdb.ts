@@ -239,6 +239,11 @@ export class MemDb<O extends RunOwner> {
     return true;
   }
 
+  /** Drop a destroyed owner (which must own nothing) from the id table. */
+  forget(owner: O): void {
+    if (this.#byId[owner.id] === owner) this.#byId[owner.id] = undefined;
+  }
+
   /**
    * Consistency of the index, the chunks, the runs and the owners' counters. `owners` are all
    * live owners; `ownerOk` vets the owner of each run.

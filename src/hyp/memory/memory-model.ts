@@ -47,7 +47,7 @@ const DEFAULT_MAX_ADDRSPACES_PER_EXTENT = 4;
 /** Which right each kind of access needs. */
 const RIGHT_FOR = { read: Access.R, write: Access.W, exec: Access.X } as const satisfies Record<AccessKind, number>;
 
-/** An extent's record: the memdb keeps its run list and counters. */
+/** An extent's record; the memdb keeps its byte and run counters. */
 interface Extent extends RunOwner {
   readonly id: ExtentId;
   readonly ownerVmid: number;
@@ -113,6 +113,7 @@ class HypMemoryModel implements MemoryModel {
     if (x.mappings.size > 0) throw new HypError('ERROR_OBJECT_STATE', `extent ${e} still has ${x.mappings.size} mappings`);
     x.live = false;
     this.#extents.delete(e);
+    this.#memdb.forget(x);
   }
 
   addRam(e: ExtentId, pa: number, size: number): void {

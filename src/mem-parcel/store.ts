@@ -173,7 +173,8 @@ export class ParcelStore {
 
   #checkSglEntry(e: SglEntry): void {
     const ok = e.address < BigInt(IPA_LIMIT) && e.size < BigInt(IPA_LIMIT) && e.size > 0n;
-    need(ok && aligned(Number(e.address)) && aligned(Number(e.size)), 'ARGUMENT_INVALID', `SGL entry ${e.address.toString(16)}+${e.size.toString(16)}`);
+    // Hot path (once per SGL entry): the message is built only on failure.
+    if (!(ok && aligned(Number(e.address)) && aligned(Number(e.size)))) throw new ParcelError('ARGUMENT_INVALID', `SGL entry ${e.address.toString(16)}+${e.size.toString(16)}`);
     need(Number(e.address) + Number(e.size) <= IPA_LIMIT, 'ARGUMENT_INVALID', 'SGL entry past 2^44');
   }
 
@@ -194,7 +195,9 @@ export class ParcelStore {
         const pieces = mem.translate(p.owner, ipa, size);
         let covered = 0;
         for (const t of pieces) covered += t.size;
-        need(covered === size && pieces.every((t) => t.extent === own), 'MEM_INVALID', `owner IPA ${ipa.toString(16)}+${size.toString(16)} is not the owner's own memory`);
+        if (!(covered === size && pieces.every((t) => t.extent === own))) {
+          throw new ParcelError('MEM_INVALID', `owner IPA ${ipa.toString(16)}+${size.toString(16)} is not the owner's own memory`);
+        }
         for (const t of pieces) {
           try {
             mem.donate(own, p.extent, t.pa, t.size);
@@ -285,77 +288,89 @@ export class ParcelStore {
     const contiguous = (f & MemAcceptFlag.MAP_CONTIGUOUS) !== 0;
     need(!(contiguous && io), 'ARGUMENT_INVALID', 'MAP_CONTIGUOUS on IO memory');
     need(slot.ipas.length === 0 || slot.contiguous === contiguous, 'ARGUMENT_INVALID', 'MAP_CONTIGUOUS changed mid-accept');
-    if (f & MemAcceptFlag.SANITIZE) {
-      need(!io && (slot.rights & MemRights.W) !== 0, 'ARGUMENT_INVALID', 'SANITIZE on IO or without W');
-      p.sanitizeOnReclaim = true;
-    }
+    if (f & MemAcceptFlag.SANITIZE) need(!io && (slot.rights & MemRights.W) !== 0, 'ARGUMENT_INVALID', 'SANITIZE on IO or without W');
 
-    // IPAs: caller-chosen (n_sgl > 0) or RM-chosen (n_sgl = 0).
-    let chosen: AcceptResult['chosen'];
+    // A refused ACCEPT changes nothing: the borrower stays as it was (§16.4: only an accept that
+    // succeeds moves it), and every IPA this call reserved is given back.
+    const before = { ipas: slot.ipas.length, contiguous: slot.contiguous, shared: slot.shared, shareCount: p.shareCount, state: p.state };
+    const reserved: number[] = [];
+    try {
+      const chosen = this.#assignIpas(p, slot, caller, req, contiguous, reserved);
+      slot.contiguous ??= contiguous;
+      if (!slot.shared) {
+        slot.shared = true;
+        p.shareCount++;
+        p.state = 'SHARED';
+      }
+      if (f & MemAcceptFlag.DONE) {
+        const assigned = slot.contiguous ? (slot.ipas.length > 0 ? p.regions.length : 0) : slot.ipas.length;
+        need(assigned === p.regions.length, 'ARGUMENT_INVALID', 'DONE before every IPA is allocated');
+        this.#mapBorrower(p, slot, caller);
+      }
+      if (f & MemAcceptFlag.SANITIZE) p.sanitizeOnReclaim = true;
+      return chosen ? { chosen } : {};
+    } catch (err) {
+      for (const ipa of reserved) this.ipas.free(caller, ipa);
+      slot.ipas.length = before.ipas;
+      slot.contiguous = before.contiguous;
+      slot.shared = before.shared;
+      p.shareCount = before.shareCount;
+      p.state = before.state;
+      throw err;
+    }
+  }
+
+  /** ACCEPT's IPAs: the caller's (n_sgl > 0) or the RM's choice (n_sgl = 0); each is reserved. */
+  #assignIpas(p: Parcel, slot: AclSlot, caller: number, req: MemAcceptReq, contiguous: boolean, reserved: number[]): AcceptResult['chosen'] {
     const total = p.regions.length;
     const have = slot.contiguous ? (slot.ipas.length > 0 ? total : 0) : slot.ipas.length;
     const remaining = total - have;
+    const take = (ipa: number | undefined, size: number): number => {
+      need(ipa !== undefined, 'NORESOURCE', 'no IPA space left');
+      reserved.push(ipa);
+      return ipa;
+    };
+    const reserve = (ipa: number, size: number): number => {
+      need(this.ipas.reserve(caller, ipa, size), 'NORESOURCE', `IPA ${ipa.toString(16)}+${size.toString(16)} is in use`);
+      return take(ipa, size);
+    };
     if (req.sgl.length > 0) {
       need(req.sgl.length <= (contiguous ? (have === 0 ? 1 : 0) : remaining), 'ARGUMENT_INVALID', 'more SGL entries than regions left');
       if (contiguous) {
         const e = req.sgl[0]!;
         need(aligned(Number(e.address)) && Number(e.size) === p.size, 'ARGUMENT_INVALID', 'contiguous accept must cover the whole parcel');
-        this.#assignContiguous(slot, Number(e.address));
+        this.#assignContiguous(slot, reserve(Number(e.address), p.size));
       } else {
         req.sgl.forEach((e, i) => {
           const r = p.regions[have + i]!;
-          need(aligned(Number(e.address)) && Number(e.size) === r.size, 'ARGUMENT_INVALID', `SGL entry ${i} does not match region ${have + i}`);
+          if (!(aligned(Number(e.address)) && Number(e.size) === r.size)) throw new ParcelError('ARGUMENT_INVALID', `SGL entry ${i} does not match region ${have + i}`);
         });
-        for (const e of req.sgl) slot.ipas.push(Number(e.address));
+        req.sgl.forEach((e, i) => slot.ipas.push(reserve(Number(e.address), p.regions[have + i]!.size)));
       }
-    } else if (remaining > 0) {
-      const sgl: SglEntry[] = [];
-      if (contiguous) {
-        const at = this.ipas.alloc(caller, p.size);
-        need(at !== undefined, 'NORESOURCE', 'no IPA space');
-        this.#assignContiguous(slot, at);
-        sgl.push({ address: BigInt(at), size: BigInt(p.size) });
-      } else {
-        const n = Math.min(remaining, MAX_LIST_ENTRIES);
-        for (let i = 0; i < n; i++) {
-          const r = p.regions[have + i]!;
-          const at = this.ipas.alloc(caller, r.size);
-          need(at !== undefined, 'NORESOURCE', 'no IPA space');
-          slot.ipas.push(at);
-          sgl.push({ address: BigInt(at), size: BigInt(r.size) });
-        }
-      }
-      const left = total - (slot.contiguous ? total : slot.ipas.length);
-      chosen = { sgl, incomplete: left > 0 };
+      return undefined;
+    }
+    if (remaining === 0) return { sgl: [], incomplete: false };
+    const sgl: SglEntry[] = [];
+    if (contiguous) {
+      const at = take(this.ipas.alloc(caller, p.size), p.size);
+      this.#assignContiguous(slot, at);
+      sgl.push({ address: BigInt(at), size: BigInt(p.size) });
     } else {
-      chosen = { sgl: [], incomplete: false };
+      const n = Math.min(remaining, MAX_LIST_ENTRIES);
+      for (let i = 0; i < n; i++) {
+        const r = p.regions[have + i]!;
+        const at = take(this.ipas.alloc(caller, r.size), r.size);
+        slot.ipas.push(at);
+        sgl.push({ address: BigInt(at), size: BigInt(r.size) });
+      }
     }
-    slot.contiguous ??= contiguous;
-    if (!slot.shared) {
-      slot.shared = true;
-      p.shareCount++;
-      p.state = 'SHARED';
-    }
-
-    if (f & MemAcceptFlag.DONE) {
-      const assigned = slot.contiguous ? (slot.ipas.length > 0 ? total : 0) : slot.ipas.length;
-      need(assigned === total, 'ARGUMENT_INVALID', 'DONE before every IPA is allocated');
-      this.#mapBorrower(p, slot, caller);
-    }
-    return chosen ? { chosen } : {};
+    const left = total - (slot.contiguous ? total : slot.ipas.length);
+    return { sgl, incomplete: left > 0 };
   }
 
   #assignContiguous(slot: AclSlot, base: number): void {
     slot.ipas = [base];
     slot.contiguous = true;
-  }
-
-  /** The borrower IPA of region `i`. */
-  #ipaOf(p: Parcel, slot: AclSlot, i: number): number {
-    if (!slot.contiguous) return slot.ipas[i]!;
-    let off = 0;
-    for (let k = 0; k < i; k++) off += p.regions[k]!.size;
-    return slot.ipas[0]! + off;
   }
 
   #mapBorrower(p: Parcel, slot: AclSlot, vmid: number): void {
@@ -414,8 +429,26 @@ export class ParcelStore {
 
   #unmapBorrower(p: Parcel, slot: AclSlot, vmid: number): void {
     if (slot.mapped) {
-      for (let i = 0; i < p.regions.length; i++) this.deps.mem.unmap(vmid, p.extent, this.#ipaOf(p, slot, i), p.regions[i]!.size);
+      // One unmap per run of regions that are back to back in IPA space (a contiguous accept is
+      // one run; RM-chosen IPAs mostly follow each other): an unmap may span several mappings.
+      let off = 0;
+      let runIpa = -1;
+      let runSize = 0;
+      for (let i = 0; i < p.regions.length; i++) {
+        const r = p.regions[i]!;
+        const ipa = slot.contiguous ? slot.ipas[0]! + off : slot.ipas[i]!;
+        off += r.size;
+        if (ipa === runIpa + runSize) {
+          runSize += r.size;
+          continue;
+        }
+        if (runSize > 0) this.deps.mem.unmap(vmid, p.extent, runIpa, runSize);
+        runIpa = ipa;
+        runSize = r.size;
+      }
+      if (runSize > 0) this.deps.mem.unmap(vmid, p.extent, runIpa, runSize);
     }
+    for (const ipa of slot.ipas) this.ipas.free(vmid, ipa);
     slot.mapped = false;
     slot.shared = false;
     slot.ipas = [];
@@ -504,7 +537,6 @@ export class ParcelStore {
         return p;
       }
     }
-    this.ipas.reset(vmid);
     return undefined;
   }
 
@@ -538,8 +570,10 @@ export class ParcelStore {
       if ((p.state === 'SHARED') !== shared > 0 && p.state !== 'INIT') out.push(`${tag}: state ${p.state} with ${shared} borrowers`);
       for (const a of p.acl) {
         if (!a.mapped) continue;
+        let off = 0;
         p.regions.forEach((r, i) => {
-          const ipa = this.#ipaOf(p, a, i);
+          const ipa = a.contiguous ? a.ipas[0]! + off : a.ipas[i]!;
+          off += r.size;
           const t = mem.translate(a.vmid, ipa, r.size);
           if (!(t.length === 1 && t[0]!.pa === r.pa && t[0]!.extent === p.extent)) out.push(`${tag}: borrower ${a.vmid} does not reach region ${i} at IPA ${ipa.toString(16)}`);
         });

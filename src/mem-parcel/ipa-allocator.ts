@@ -49,10 +49,12 @@ export class IpaAllocator {
     return true;
   }
 
-  /** Choose and reserve `size` bytes of IPA space in `vmid`; undefined when the window is full. */
-  alloc(vmid: number, size: number): number | undefined {
+  /**
+   * Choose and reserve `size` bytes of IPA space in `vmid`, aligned to `align` (default: 2 MiB
+   * for 2 MiB or more, else 4 KiB); undefined when the window is full.
+   */
+  alloc(vmid: number, size: number, align = size >= MIB2 ? MIB2 : 4096): number | undefined {
     const v = this.#of(vmid);
-    const align = size >= MIB2 ? MIB2 : 4096;
     for (const start of [v.hint, RM_IPA_BASE]) {
       let at = Math.ceil(start / align) * align;
       while (at + size <= RM_IPA_END) {

@@ -35,7 +35,8 @@ export interface AclSlot {
   /** Borrower IPA per region (index = region index), as allocated so far; `contiguous` when one block. */
   ipas: number[];
   contiguous: boolean | undefined;
-  /** Rights and attr the mapping uses. */
+  /** Starts of the IPA reservations this borrower holds for the parcel (freed on release). */
+  reservations: number[];
 }
 
 export interface Parcel {

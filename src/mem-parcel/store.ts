@@ -28,6 +28,7 @@ export const MAX_LIST_ENTRIES = 512;
 /** IPAs and sizes must be below 2^44 (rm-rpc.md §16.2). */
 export const IPA_LIMIT = 2 ** 44;
 const PAGE = 4096;
+const MIB2 = 0x20_0000;
 
 /** What the store needs from the RM. */
 export interface ParcelStoreDeps {
@@ -105,6 +106,7 @@ export class ParcelStore {
       mapped: false,
       ipas: [],
       contiguous: undefined,
+      reservations: [],
     }));
     const extent = this.deps.mem.createExtent(owner, `parcel`);
     const p: Parcel = {
@@ -292,7 +294,7 @@ export class ParcelStore {
 
     // A refused ACCEPT changes nothing: the borrower stays as it was (§16.4: only an accept that
     // succeeds moves it), and every IPA this call reserved is given back.
-    const before = { ipas: slot.ipas.length, contiguous: slot.contiguous, shared: slot.shared, shareCount: p.shareCount, state: p.state };
+    const before = { ipas: slot.ipas.length, reservations: slot.reservations.length, contiguous: slot.contiguous, shared: slot.shared, shareCount: p.shareCount, state: p.state };
     const reserved: number[] = [];
     try {
       const chosen = this.#assignIpas(p, slot, caller, req, contiguous, reserved);
@@ -312,6 +314,7 @@ export class ParcelStore {
     } catch (err) {
       for (const ipa of reserved) this.ipas.free(caller, ipa);
       slot.ipas.length = before.ipas;
+      slot.reservations.length = before.reservations;
       slot.contiguous = before.contiguous;
       slot.shared = before.shared;
       p.shareCount = before.shareCount;
@@ -325,14 +328,15 @@ export class ParcelStore {
     const total = p.regions.length;
     const have = slot.contiguous ? (slot.ipas.length > 0 ? total : 0) : slot.ipas.length;
     const remaining = total - have;
-    const take = (ipa: number | undefined, size: number): number => {
+    const take = (ipa: number | undefined): number => {
       need(ipa !== undefined, 'NORESOURCE', 'no IPA space left');
       reserved.push(ipa);
+      slot.reservations.push(ipa);
       return ipa;
     };
     const reserve = (ipa: number, size: number): number => {
       need(this.ipas.reserve(caller, ipa, size), 'NORESOURCE', `IPA ${ipa.toString(16)}+${size.toString(16)} is in use`);
-      return take(ipa, size);
+      return take(ipa);
     };
     if (req.sgl.length > 0) {
       need(req.sgl.length <= (contiguous ? (have === 0 ? 1 : 0) : remaining), 'ARGUMENT_INVALID', 'more SGL entries than regions left');
@@ -352,16 +356,30 @@ export class ParcelStore {
     if (remaining === 0) return { sgl: [], incomplete: false };
     const sgl: SglEntry[] = [];
     if (contiguous) {
-      const at = take(this.ipas.alloc(caller, p.size), p.size);
+      const at = take(this.ipas.alloc(caller, p.size));
       this.#assignContiguous(slot, at);
       sgl.push({ address: BigInt(at), size: BigInt(p.size) });
     } else {
+      // One reservation for this call's regions: laid out back to back, each 2 MiB aligned
+      // when it is 2 MiB or larger, inside one block that starts 2 MiB aligned if any is.
       const n = Math.min(remaining, MAX_LIST_ENTRIES);
+      const offsets = new Array<number>(n);
+      let end = 0;
+      let big = false;
       for (let i = 0; i < n; i++) {
-        const r = p.regions[have + i]!;
-        const at = take(this.ipas.alloc(caller, r.size), r.size);
+        const size = p.regions[have + i]!.size;
+        if (size >= MIB2) {
+          end = Math.ceil(end / MIB2) * MIB2;
+          big = true;
+        }
+        offsets[i] = end;
+        end += size;
+      }
+      const base = take(this.ipas.alloc(caller, end, big ? MIB2 : PAGE));
+      for (let i = 0; i < n; i++) {
+        const at = base + offsets[i]!;
         slot.ipas.push(at);
-        sgl.push({ address: BigInt(at), size: BigInt(r.size) });
+        sgl.push({ address: BigInt(at), size: BigInt(p.regions[have + i]!.size) });
       }
     }
     const left = total - (slot.contiguous ? total : slot.ipas.length);
@@ -448,7 +466,8 @@ export class ParcelStore {
       }
       if (runSize > 0) this.deps.mem.unmap(vmid, p.extent, runIpa, runSize);
     }
-    for (const ipa of slot.ipas) this.ipas.free(vmid, ipa);
+    for (const ipa of slot.reservations) this.ipas.free(vmid, ipa);
+    slot.reservations = [];
     slot.mapped = false;
     slot.shared = false;
     slot.ipas = [];

@@ -9,6 +9,13 @@
  * only client; closing the channel attaches a fresh client again.
  */
 import { Hypervisor } from './hyp/hypervisor.js';
+import { HostProcess } from './host/process.js';
+import { GunyahKernel } from './vm-mgr/kernel.js';
+import type { KernelQuirks, VmFunctionType } from './vm-mgr/vm-api.js';
+import { vcpuFunction } from './vcpu/index.js';
+import { irqfdFunction, ioeventfdFunction } from './functions/index.js';
+import { FaultInjector, type FaultPlan } from './shared/faults.js';
+import { RmCalls } from './rm-rpc/client/rm-calls.js';
 import type { MsgqEndpoint } from './msgq/endpoint.js';
 import { ErrnoError } from './shared/errno.js';
 import { HypError, isHypError } from './shared/hyp-errors.js';
@@ -32,7 +39,16 @@ export interface EmulatorOptions {
   readonly rm?: Partial<RmServerOptions>;
   /** Default timeout of the host's RM calls in ms (default: wait forever, as Linux does). */
   readonly rmCallTimeoutMs?: number;
+  /** Fault injection: RM calls and host hypercalls that fail (vmm-flows.md §8). */
+  readonly faults?: FaultPlan;
+  /** Kernel QUIRK switches (uapi.md §9); every one defaults to the real v17 behaviour. */
+  readonly quirks?: Partial<KernelQuirks>;
+  /** Extra VM function types the kernel registers (besides vCPU, irqfd and ioeventfd). */
+  readonly functionTypes?: readonly VmFunctionType[];
 }
+
+/** Physical memory the host kernel gives to guest-memory files: 256 GiB from 4 GiB up. */
+const GUEST_PAGE_POOL = { base: 0x1_0000_0000, size: 256 * 2 ** 30 } as const;
 
 /** A raw end of a VM's RM queue pair (DESIGN.md: `emulator.rmChannel`). */
 export interface RmChannel {
@@ -50,7 +66,14 @@ export class Emulator {
   readonly hyp: Hypervisor;
   readonly rm: RmServer;
   readonly log: Logger;
+  /** The VMM's process: `/dev/gunyah`, user memory, mmap, eventfds (DESIGN.md HostProcess). */
+  readonly host: HostProcess;
+  /** The host kernel's Gunyah driver. */
+  readonly kernel: GunyahKernel;
+  /** What the fault plan fired so far. */
+  readonly faults: FaultInjector;
   readonly #opts: EmulatorOptions;
+  readonly #notifListeners = new Set<(msgId: number, payload: Uint8Array) => void>();
   #hostClient: RmClient | undefined;
   #hostHeld = false;
   #closed = false;
@@ -58,15 +81,40 @@ export class Emulator {
   constructor(opts: EmulatorOptions = {}) {
     this.#opts = opts;
     this.log = opts.log ?? silentLogger();
-    this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8 });
+    this.faults = new FaultInjector(opts.faults);
+    this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8, faults: this.faults });
     this.rm = createRmServer({
       hyp: this.hyp,
       log: this.log,
       seed: opts.seed ?? 1,
+      faults: this.faults,
       ...(opts.trace ? { trace: opts.trace } : {}),
       ...opts.rm,
     });
     this.#hostClient = this.#newHostClient();
+    const hyp = this.hyp;
+    this.kernel = new GunyahKernel({
+      hyp: hyp.host,
+      rm: () => this.#rmCalls(),
+      subscribe: (fn) => {
+        this.#notifListeners.add(fn);
+        return () => void this.#notifListeners.delete(fn);
+      },
+      pagePool: GUEST_PAGE_POOL,
+      discard: (pa, size) => hyp.memory.zero(pa, size),
+      functionTypes: [vcpuFunction, irqfdFunction, ioeventfdFunction, ...(opts.functionTypes ?? [])],
+      log: this.log,
+      ...(opts.quirks ? { quirks: opts.quirks } : {}),
+      ...(opts.trace ? { trace: opts.trace } : {}),
+    });
+    this.host = new HostProcess({ devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]), log: this.log });
+  }
+
+  #rmCallsCache: { client: RmClient; calls: RmCalls } | undefined;
+  #rmCalls(): RmCalls {
+    const client = this.rmClient;
+    if (this.#rmCallsCache?.client !== client) this.#rmCallsCache = { client, calls: new RmCalls(client) };
+    return this.#rmCallsCache.calls;
   }
 
   /**
@@ -117,12 +165,22 @@ export class Emulator {
 
   /** Invariant checks over every layer; an empty list means all hold. */
   checkInvariants(): string[] {
-    return this.rm.checkInvariants();
+    return [...this.rm.checkInvariants(), ...this.kernel.checkInvariants()];
+  }
+
+  /**
+   * Close every fd and mapping of the host process (tearing its VMs down in the real order),
+   * then stop the emulator.
+   */
+  async shutdown(): Promise<void> {
+    if (!this.#closed) await this.host.closeAll();
+    this.close();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.kernel.close();
     this.#hostClient?.close();
     this.#hostClient = undefined;
     this.rm.close();
@@ -131,12 +189,16 @@ export class Emulator {
   #newHostClient(): RmClient {
     const ep = this.rm.vmEndpoint(VMID_HLOS);
     if (!ep) throw new Error('the RM has no host link');
-    return createRmClient({
+    const client = createRmClient({
       transport: ep,
       log: this.log,
       ...(this.#opts.trace ? { trace: this.#opts.trace } : {}),
       ...(this.#opts.rmCallTimeoutMs !== undefined ? { timeoutMs: this.#opts.rmCallTimeoutMs } : {}),
     });
+    client.events.on('notification', (n) => {
+      for (const fn of [...this.#notifListeners]) fn(n.msgId, n.payload);
+    });
+    return client;
   }
 }
 

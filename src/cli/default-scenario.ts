@@ -60,7 +60,9 @@ export async function runDefaultScenario(seed = 1): Promise<ScenarioResult> {
     await rm.vmStop(vmid);
     await rm.vmReset(vmid);
     await resetSeen;
-    await rm.memReclaim(handle);
+    // No MEM_RECLAIM: at VM_START the image parcel became the VM's own memory, which the
+    // reset returned to the host (docs/decisions.md B12); the handle is gone.
+    void handle;
     await rm.deallocVmid(vmid);
     return { rows: toRows(trace.events), invariantViolations: emu.checkInvariants(), vmid };
   } finally {

@@ -601,6 +601,84 @@ export class ParcelStore {
     return out;
   }
 
+  // ── RM-internal use ──────────────────────────────────────────────────────
+
+  /**
+   * An accept the RM makes itself on behalf of `vmid` (VM_INIT mapping the VM's image parcel):
+   * the whole parcel, mapped as one block at `ipa` with the rights and attribute of `vmid`'s
+   * ACL entry, through the same checks and effects as a MEM_ACCEPT with DONE and MAP_CONTIGUOUS
+   * (the borrower becomes shared and mapped, share_count + 1, state SHARED, the IPAs reserved).
+   * No notification results (an ACCEPT never notifies the owner, rm-rpc.md §16.5), and the
+   * accept is undone like any other: RELEASE, or `releaseOneFor` at the VM's reset.
+   * @throws ParcelError as ACCEPT would (HANDLE_INVALID, VMID_INVALID, DENIED, NORESOURCE, …).
+   */
+  acceptAt(vmid: number, handle: number, ipa: number): void {
+    const p = this.#parcels.get(handle);
+    need(p !== undefined, 'HANDLE_INVALID', `no parcel ${handle}`);
+    this.accept(vmid, {
+      handle,
+      memType: p.memType,
+      transType: p.transType,
+      flags: MemAcceptFlag.DONE | MemAcceptFlag.MAP_CONTIGUOUS,
+      label: p.label,
+      acl: [],
+      mapVmid: 0,
+      sgl: [{ address: BigInt(ipa), size: BigInt(p.size) }],
+      attrs: [],
+    });
+  }
+
+  /**
+   * The RM hands a started VM its image parcel for good: the memory moves from the parcel into
+   * extent `to` (the VM's private extent), the VM keeps its mapping at the same IPAs and
+   * rights, and the parcel is gone. From then on the host reclaims those pages like any page
+   * it gave the guest (uapi.md §8.2 step 12: Linux records the DTB pages as provided to the
+   * guest once the VM starts; docs/decisions.md B12).
+   * @throws ParcelError HANDLE_INVALID when `vmid` has not accepted the parcel
+   */
+  absorbInto(vmid: number, handle: number, to: number): void {
+    const p = this.#parcels.get(handle);
+    need(p !== undefined, 'HANDLE_INVALID', `no parcel ${handle}`);
+    const slot = p.acl.find((a) => a.vmid === vmid && a.mapped);
+    need(slot !== undefined, 'HANDLE_INVALID', `VM ${vmid} has not accepted parcel ${handle}`);
+    const { mem } = this.deps;
+    let off = 0;
+    for (let i = 0; i < p.regions.length; i++) {
+      const r = p.regions[i]!;
+      const ipa = slot.contiguous ? slot.ipas[0]! + off : slot.ipas[i]!;
+      off += r.size;
+      mem.unmap(vmid, p.extent, ipa, r.size);
+      mem.donate(p.extent, to, r.pa, r.size);
+      mem.map(vmid, to, ipa, r.pa, r.size, slot.rights);
+    }
+    // The IPAs stay reserved for the VM: its memory is still mapped there (freed with the VM).
+    mem.destroyExtent(p.extent);
+    this.#parcels.delete(p.handle);
+  }
+
+  /**
+   * Write `bytes` at byte `offset` of a parcel's contents (its regions back to back), through
+   * physical memory as the RM does once it has mapped the parcel into its own address space.
+   * @throws RangeError when the range is not inside the parcel.
+   */
+  writeContents(p: Parcel, offset: number, bytes: Uint8Array): void {
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + bytes.byteLength <= p.size)) {
+      throw new RangeError(`write of ${bytes.byteLength} bytes at ${offset} is outside parcel ${p.handle} (${p.size} bytes)`);
+    }
+    let at = 0;
+    let base = 0;
+    for (const r of p.regions) {
+      if (at >= bytes.byteLength) break;
+      const start = offset + at;
+      if (start < base + r.size && start >= base) {
+        const n = Math.min(bytes.byteLength - at, base + r.size - start);
+        this.deps.mem.writePhys(r.pa + (start - base), bytes.subarray(at, at + n));
+        at += n;
+      }
+      base += r.size;
+    }
+  }
+
   /** Read `len` bytes at byte `offset` of a parcel's contents (its regions back to back). */
   readContents(p: Parcel, offset: number, len: number): Uint8Array {
     const out = new Uint8Array(len);

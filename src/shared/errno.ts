@@ -57,3 +57,12 @@ export class ErrnoError extends Error {
 export function isErrnoError(e: unknown, code?: ErrnoName): e is ErrnoError {
   return e instanceof ErrnoError && (code === undefined || e.code === code);
 }
+
+const NAME_BY_ERRNO: ReadonlyMap<number, ErrnoName> = new Map(
+  (Object.entries(Errno) as Array<[ErrnoName, number]>).map(([n, v]) => [v, n]),
+);
+
+/** The name of a positive errno number, or undefined when the table lacks it. */
+export function errnoNameOf(errno: number): ErrnoName | undefined {
+  return NAME_BY_ERRNO.get(errno);
+}

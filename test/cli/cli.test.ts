@@ -30,7 +30,7 @@ describe('gunyah-emu', () => {
     const requests = r.rows.filter((x) => x.kind === 'request').map((x) => x.name);
     expect(requests).toEqual([
       'VM_ALLOCATE', 'MEM_LEND', 'VM_CONFIG_IMAGE', 'VM_SET_DEMAND_PAGING', 'VM_SET_ADDRESS_LAYOUT', 'VM_INIT', 'VM_SET_CONTEXT',
-      'VM_GET_HYP_RESOURCES', 'VM_START', 'VM_GET_STATE', 'VM_STOP', 'VM_RESET', 'MEM_RECLAIM', 'VM_DEALLOCATE',
+      'VM_GET_HYP_RESOURCES', 'VM_START', 'VM_GET_STATE', 'VM_STOP', 'VM_RESET', 'VM_DEALLOCATE',
     ]);
     expect(r.rows.filter((x) => x.kind === 'reply').every((x) => x.detail.startsWith('OK'))).toBe(true);
     const notifs = r.rows.filter((x) => x.kind === 'notification').map((x) => `${x.name} ${x.detail}`);

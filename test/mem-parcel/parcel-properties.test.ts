@@ -34,6 +34,12 @@ import {
 import { MEM_OWNER_NOTIF_PAYLOAD, MEM_RECALL_PAYLOAD, MEM_SHARED_PAYLOAD } from '../../src/rm-rpc/wire/notifications.js';
 import { MemAcceptFlag, MemAppendFlag, MemCreateFlag, MemNotifyFlag, MemRights, MemType, TransType, MEM_HANDLE_INVALID } from '../../src/rm-rpc/wire/enums.js';
 import { HOST, ParcelRig, answerOf, u32, type Answer, type Guest, type Notif } from './support.js';
+import { TEST_MEMORY_BASE } from '../../src/conformance/dtb.js';
+
+/** Where VM_INIT maps each guest's image parcel (the test DT's memory base-address, decisions B1). */
+const IMAGE_IPA = Number(TEST_MEMORY_BASE);
+/** A guest's stage-2 mappings other than its image parcel's. */
+const notImage = (m: { readonly ipa: number }): boolean => m.ipa !== IMAGE_IPA;
 
 const PAGE = 4096;
 /** The host RAM the runs lend from: WINDOW_PAGES pages at 64 GiB (host IPA = PA). */
@@ -710,6 +716,9 @@ class Run {
    */
   async reset(gi: number, expected: Array<{ to: number; n: Notif }>): Promise<void> {
     const g = this.g[gi]!;
+    // The image parcel VM_INIT accepted for the guest is released too (decisions B2).
+    const image = this.rig.imageHandles[this.rig.guests.indexOf(g)]!;
+    expected.push({ to: HOST, n: { msgId: RmNotifId.MEM_RELEASED, payload: MEM_OWNER_NOTIF_PAYLOAD.encode({ handle: image, vmid: g.vmid, memInfoTag: 0 }) } });
     for (const p of this.model.parcels.values()) {
       const b = p.borrowers.get(g.vmid);
       if (!b?.shared) continue;
@@ -795,7 +804,7 @@ class Run {
         const t = mem.translate(g.vmid, m.ipa, PAGE);
         expect(t.map((x) => x.pa), `translation ${w}`).toEqual([pageIpa(m.page)]);
       }
-      const mapped = mem.mappingsOf(g.vmid).reduce((n, x) => n + x.size, 0);
+      const mapped = mem.mappingsOf(g.vmid).filter(notImage).reduce((n, x) => n + x.size, 0);
       expect(mapped, `bytes mapped in guest ${g.vmid} ${at}`).toBe(ms.length * PAGE);
       // IPAs an accepting borrower holds are not mapped (unless another mapping is there).
       for (const r of model.pendingRanges(g.vmid)) {
@@ -839,7 +848,7 @@ class Run {
     for (const g of this.g) {
       const pages = this.model.donatedPages(g.vmid);
       expect(own.get(g.vmid) ?? 0, `guest ${g.vmid} keeps what was donated to it`).toBe(pages * PAGE);
-      expect(this.mem.mappingsOf(g.vmid).reduce((n, m) => n + m.size, 0), `guest ${g.vmid} maps only donated memory`).toBe(pages * PAGE);
+      expect(this.mem.mappingsOf(g.vmid).filter(notImage).reduce((n, m) => n + m.size, 0), `guest ${g.vmid} maps only donated memory (and its image)`).toBe(pages * PAGE);
     }
     for (let page = 0; page < WINDOW_PAGES; page++) {
       if (this.model.pages[page]!.kind !== 'donated') expect(this.mem.check(HOST, pageIpa(page), PAGE, 'write'), `host has page ${page} back`).toBeUndefined();

@@ -55,7 +55,7 @@ export class ParcelRig {
   }
 
   static async create(guests = 2): Promise<ParcelRig> {
-    const rig = new ParcelRig(createEmulator());
+    const rig = new ParcelRig(createEmulator({ rm: { imageParcelAtStart: 'keep' } }));
     for (let i = 0; i < guests; i++) rig.guests.push(await rig.#bootGuest());
     return rig;
   }

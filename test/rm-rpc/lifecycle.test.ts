@@ -74,12 +74,11 @@ describe('VM lifecycle through the host RM client', () => {
     emu.close();
   });
 
-  test('more vCPUs than physical cores fails VM_START with NORESOURCE → INIT_FAILED', async () => {
+  test('more vCPUs than physical cores fails VM_INIT with NORESOURCE → INIT_FAILED (decisions B6)', async () => {
     const emu = createEmulator({ cpus: 2 });
     const rm = new RmCalls(emu.rmClient);
     const { vmid } = await configured(emu, rm, 3);
-    await rm.vmInit(vmid);
-    await expect(rm.vmStart(vmid)).rejects.toMatchObject({ rmName: 'NORESOURCE', errno: 'ENODEV' });
+    await expect(rm.vmInit(vmid)).rejects.toMatchObject({ rmName: 'NORESOURCE', errno: 'ENODEV' });
     expect((await rm.vmGetState(vmid)).vmStatus).toBe(VmStatus.INIT_FAILED);
     emu.close();
   });

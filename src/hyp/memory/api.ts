@@ -76,6 +76,12 @@ export interface MemoryModelOptions {
   readonly maxAddrspacesPerExtent?: number;
 }
 
+/** Options of `createExtent`. */
+export interface CreateExtentOptions {
+  /** No limit on the number of address spaces it may be mapped into (default false). */
+  readonly unlimitedAddrspaces?: boolean;
+}
+
 /** A recorded mapping (not its effective reach: see `translate`). */
 export interface MappingInfo {
   readonly vmid: number;
@@ -122,8 +128,12 @@ export interface MemoryModel {
   lookup(vmid: number, e: ExtentId, ipa: number, size: number): LookupResult;
   /** The mappings recorded in `vmid`'s address space, in IPA order (added for inspection). */
   mappingsOf(vmid: number): MappingInfo[];
-  /** Create an empty extent owned by `ownerVmid` (a sparse extent, hypervisor.md §8). */
-  createExtent(ownerVmid: number, label: string): ExtentId;
+  /**
+   * Create an empty extent owned by `ownerVmid` (a sparse extent, hypervisor.md §8).
+   * `opts.unlimitedAddrspaces` exempts it from the per-extent address-space limit: the host's
+   * RAM extent is mapped into the host and into every guest that shares a page with it.
+   */
+  createExtent(ownerVmid: number, label: string, opts?: CreateExtentOptions): ExtentId;
   /** Destroy an extent. @throws HypError ERROR_OBJECT_STATE if it still owns memory or has mappings. */
   destroyExtent(e: ExtentId): void;
   /** The extent that owns every byte of `[pa, pa+size)`, or undefined if that range spans several or none. */

@@ -5,6 +5,7 @@
 export { Access, PAGE_SIZE } from './api.js';
 export type {
   AccessKind,
+  CreateExtentOptions,
   ExtentId,
   ExtentInfo,
   LookupResult,

@@ -24,6 +24,7 @@ import {
   Access,
   PAGE_SIZE,
   type AccessKind,
+  type CreateExtentOptions,
   type ExtentId,
   type ExtentInfo,
   type LookupResult,
@@ -58,6 +59,8 @@ interface Extent extends RunOwner {
   readonly mappings: Set<Mapping<Extent>>;
   /** vmid → how many of its mappings are in that address space. */
   readonly spaces: Map<number, number>;
+  /** How many distinct address spaces it may be mapped into. */
+  readonly maxSpaces: number;
   live: boolean;
 }
 
@@ -92,7 +95,7 @@ class HypMemoryModel implements MemoryModel {
 
   // ---- extents and the memdb ----
 
-  createExtent(ownerVmid: number, label: string): ExtentId {
+  createExtent(ownerVmid: number, label: string, opts: CreateExtentOptions = {}): ExtentId {
     const id = this.#nextExtent++;
     this.#extents.set(id, {
       id,
@@ -102,6 +105,7 @@ class HypMemoryModel implements MemoryModel {
       runCount: 0,
       mappings: new Set(),
       spaces: new Map(),
+      maxSpaces: opts.unlimitedAddrspaces === true ? Infinity : this.#maxSpaces,
       live: true,
     });
     return id;
@@ -175,7 +179,7 @@ class HypMemoryModel implements MemoryModel {
     if (as.overlaps(ipa, ipa + size)) {
       throw new HypError('ERROR_EXISTING_MAPPING', `VM ${vmid} IPA [${hex(ipa)}, ${hex(ipa + size)}) is mapped`);
     }
-    if (!x.spaces.has(vmid) && x.spaces.size >= this.#maxSpaces) {
+    if (!x.spaces.has(vmid) && x.spaces.size >= x.maxSpaces) {
       throw new HypError('ERROR_MEMEXTENT_MAPPINGS_FULL', `extent ${e} is mapped in ${x.spaces.size} address spaces`);
     }
     // Merge with mappings it continues (same extent and rights, IPA and PA both contiguous), so
@@ -425,7 +429,7 @@ class HypMemoryModel implements MemoryModel {
       }
       const same = perSpace.size === x.spaces.size && [...perSpace].every(([v, n]) => x.spaces.get(v) === n);
       if (!same) errs.push(`extent ${x.id}: address-space counts out of step`);
-      if (x.spaces.size > this.#maxSpaces) errs.push(`extent ${x.id}: mapped in ${x.spaces.size} address spaces`);
+      if (x.spaces.size > x.maxSpaces) errs.push(`extent ${x.id}: mapped in ${x.spaces.size} address spaces`);
       listed += x.mappings.size;
     }
     if (listed !== total) errs.push(`${total} mappings in address spaces, ${listed} in extents`);

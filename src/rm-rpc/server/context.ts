@@ -13,6 +13,8 @@ import type { VmStatusValue } from './vm-state.js';
 /** The outcome of one request. `data` follows the err_code only when err is OK, except `tail`. */
 export interface HandlerResult {
   readonly err: RmErrorName;
+  /** A raw error code to send instead of `err`'s (fault injection of a code outside the enum). */
+  readonly rawErr?: number;
   readonly data?: Uint8Array;
   /**
    * Bytes sent after the err_code even on failure: VM_SET_TIME_BASE and VM_SET_FIRMWARE_MEM
@@ -67,6 +69,13 @@ export interface RmServerOptions {
    * assertion and answers the closest error; `'crash'` stops the RM: no reply to anything after.
    */
   readonly onAssert: 'reply' | 'crash';
+  /**
+   * What VM_START does with the image parcel. `'absorb'` (default): it becomes the VM's own
+   * memory (what Linux v17's teardown needs: it reclaims those pages with hypercalls, never
+   * with MEM_RECLAIM). `'keep'`: it stays a parcel the VM has accepted, released at reset and
+   * reclaimable by its owner (docs/decisions.md B12).
+   */
+  readonly imageParcelAtStart: 'absorb' | 'keep';
   /**
    * Which RM to be. `'v17'` (default): the newer firmware Linux v17 needs (VM_SET_CONTEXT,
    * VM_SET_DEMAND_PAGING, VM_SET_ADDRESS_LAYOUT implemented; MEM_EXTENT and ADDR_SPACE

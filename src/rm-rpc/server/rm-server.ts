@@ -10,6 +10,8 @@
  *                              ▲    └──── defer(step) (staged VM_RESET cleanup)
  */
 import { EventEmitter } from 'eventemitter3';
+import type { FaultInjector } from '../../shared/faults.js';
+import { rmErrorName } from '../wire/errors.js';
 import type { MsgqEndpoint } from '../../msgq/endpoint.js';
 import { Hypervisor } from '../../hyp/hypervisor.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -37,6 +39,7 @@ import { registerAllHandlers } from './handlers/index.js';
 import { RmRefusal } from './handlers/refusal.js';
 import { checkRmInvariants } from './invariants.js';
 import { newVmRecord } from './vm-factory.js';
+import { exitVmOnHalt } from './handlers/vm-mgmt.js';
 
 export interface RmServerEvents {
   /** A request was answered. */
@@ -59,6 +62,8 @@ export interface CreateRmServerOptions extends Partial<RmServerOptions> {
   readonly trace?: TraceSink;
   /** Seed for the RM's deterministic randomness (GUIDs). */
   readonly seed?: number;
+  /** Fault injection: requests answered with a chosen error instead of being handled. */
+  readonly faults?: FaultInjector;
 }
 
 type Task = { readonly kind: 'request'; readonly vmid: number; readonly req: RpcRequest } | { readonly kind: 'step'; readonly step: () => void };
@@ -69,6 +74,7 @@ export class RmServer {
   readonly options: RmServerOptions;
   readonly #log: Logger;
   readonly #trace: TraceSink | undefined;
+  readonly #faults: FaultInjector | undefined;
   readonly #vms = new Map<number, RmVm>();
   readonly #parcels: ParcelStore;
   readonly #links = new Map<number, RmLink>();
@@ -84,12 +90,18 @@ export class RmServer {
   readonly #internalErrors: string[] = [];
   #rng: number;
   readonly #ctx: RmContext;
+  /** Guest-caused exits the hypervisor reports become tasks of the FIFO (ordered with requests). */
+  readonly #onVmExit = (vmid: number, exitType: number, reasonWords: number[]): void => {
+    const words = [...reasonWords];
+    this.#enqueue({ kind: 'step', step: () => exitVmOnHalt(this.#ctx, vmid, exitType, words) });
+  };
 
   constructor(opts: CreateRmServerOptions = {}) {
     this.hyp = opts.hyp ?? new Hypervisor({ cpus: opts.cpus ?? 8 });
-    this.options = { onAssert: opts.onAssert ?? 'reply', firmware: opts.firmware ?? 'v17' };
+    this.options = { onAssert: opts.onAssert ?? 'reply', firmware: opts.firmware ?? 'v17', imageParcelAtStart: opts.imageParcelAtStart ?? 'absorb' };
     this.#log = (opts.log ?? silentLogger()).child({ layer: 'rm' });
     this.#trace = opts.trace;
+    this.#faults = opts.faults;
     this.#rng = (opts.seed ?? 1) >>> 0 || 1;
     this.#parcels = new ParcelStore({
       mem: this.hyp.memory,
@@ -106,6 +118,7 @@ export class RmServer {
       if (this.#handlers.has(id)) throw new Error(`duplicate RM handler for ${rmIdLabel(id)}`);
       this.#handlers.set(id, h);
     });
+    this.hyp.events.on('vm-exit', this.#onVmExit);
   }
 
   /** True once the RM hit an assertion in `'crash'` mode: it answers nothing any more. */
@@ -191,6 +204,7 @@ export class RmServer {
 
   /** Stop: close every link. */
   close(): void {
+    this.hyp.events.off('vm-exit', this.#onVmExit);
     for (const l of this.#links.values()) l.close();
     this.#links.clear();
   }
@@ -230,7 +244,12 @@ export class RmServer {
   #handle(vmid: number, req: RpcRequest): void {
     const h = this.#handlers.get(req.msgId);
     let res: HandlerResult;
-    if (!h) {
+    const injected = this.#faults?.rmCall(req.msgId);
+    if (injected !== undefined) {
+      const name = typeof injected === 'number' ? rmErrorName(injected) : injected in RmErrorCode ? (injected as RmErrorName) : undefined;
+      res = name ? { err: name } : { err: 'DENIED', rawErr: typeof injected === 'number' ? injected : RmErrorCode.DENIED };
+      this.#trace?.emit({ kind: 'fault.injected', layer: 'rm', msgId: req.msgId, error: injected });
+    } else if (!h) {
       res = { err: 'UNIMPLEMENTED' };
     } else {
       try {
@@ -259,7 +278,7 @@ export class RmServer {
     this.#trace?.emit({ kind: 'rm.reply', side: 'rm', vmid, msgId: req.msgId, name: rmIdLabel(req.msgId), seq: req.seq, err: res.err });
     if (!link) return;
     const payload = res.err === 'OK' ? (res.data ?? EMPTY) : (res.tail ?? EMPTY);
-    link.sendReply({ kind: 'reply', seq: req.seq, msgId: req.msgId, errCode: RmErrorCode[res.err], payload });
+    link.sendReply({ kind: 'reply', seq: req.seq, msgId: req.msgId, errCode: res.rawErr ?? RmErrorCode[res.err], payload });
   }
 
   #assert(a: RmAssertion): void {

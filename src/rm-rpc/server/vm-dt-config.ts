@@ -58,8 +58,14 @@
  *      256+ bytes (128+ for a cpu node) fails fdt_get_path. Both are refused here.
  *   D9 VDEVICE_MAX_PUSH_COMPATIBLES is 6 in the newest RM headers (4 in older ones): a
  *      `push-compatible` list longer than 6 (3 for rm-rpc, which adds three) is refused.
+ *  D10 Which RM error a refusal becomes (VM_INIT, src/vm_creation/vm_creation.c
+ *      vm_creation_init): a malformed DTB or a listener that refuses its node fails the RM's
+ *      dtb_parser_parse_dtb → MEM_INVALID, so those WireErrors carry no `rmError`; the checks
+ *      of vm_config_update_parsed() → ARGUMENT_INVALID (`rmError: 'ARGUMENT_INVALID'`); the
+ *      vCPU checks of vm_config_create_vdevices()/handle_vcpu() (no vm-config or vcpus node,
+ *      no vCPU, more vCPUs than `maxVcpus`) → NORESOURCE (`rmError: 'NORESOURCE'`).
  */
-import { WireError } from '../../shared/wire-error.js';
+import { WireError, type WireRmError } from '../../shared/wire-error.js';
 import { parseFdt } from '../../fdt/reader.js';
 import { decodeUtf8, lookupPath, readCellsBE } from '../../fdt/query.js';
 import type { FdtNode } from '../../fdt/format.js';
@@ -132,6 +138,8 @@ export interface VmDtDoorbell {
   /** Which spelling set sourceCanClear (D2). */
   readonly sourceCanClearSpelling?: 'source-can-clear' | 'source-can-clean';
   readonly generate?: string;
+  /** `push-compatible` strings, when the node has any (appended to the overlay's compatible). */
+  readonly pushCompatible?: readonly string[];
   /** Receiving doorbells only, when valid (D4). */
   readonly interrupt?: VmDtInterrupt;
 }
@@ -148,6 +156,8 @@ export interface VmDtMsgQueue {
   readonly messageSize: number;
   readonly queueDepth: number;
   readonly generate?: string;
+  /** `push-compatible` strings, when the node has any. */
+  readonly pushCompatible?: readonly string[];
   /** Valid `interrupts` (1 for a queue, tx + rx for a pair), else empty (D4). */
   readonly interrupts: readonly VmDtInterrupt[];
 }
@@ -166,6 +176,8 @@ export interface VmDtShm {
   /** `dma_base` (8 bytes); the RM uses all-ones when absent. */
   readonly dmaBase?: bigint;
   readonly generate?: string;
+  /** `push-compatible` strings, when the node has any. */
+  readonly pushCompatible?: readonly string[];
 }
 
 /** vdevice types the RM parses but this emulator does not model in detail. */
@@ -174,6 +186,15 @@ export interface VmDtOtherVdevice {
   readonly label: number;
   readonly name: string;
   readonly path: string;
+  /** `generate`: where the RM's overlay puts the vdevice's node (absent: not exported to the DT). */
+  readonly generate?: string;
+  /** `push-compatible` strings, when the node has any. */
+  readonly pushCompatible?: readonly string[];
+  /** rm-rpc: the link carries the VM's console (`console-dev`). */
+  readonly consoleDev?: boolean;
+  /** rm-rpc: `message-size` and `queue-depth` (defaults 240 / 8, D5). */
+  readonly messageSize?: number;
+  readonly queueDepth?: number;
 }
 
 export interface VmDtMemory {
@@ -223,8 +244,9 @@ export interface VmDtConfigOptions {
 // ---------------------------------------------------------------------------------------
 // libfdt-style lenient property reads (what the RM's helpers accept).
 
-function reject(path: string, what: string): never {
-  throw new WireError('bad-fdt', { what: `${path}: ${what}` });
+/** Refuse the DT. `rmError` says which RM error the refusal is (D10); none = MEM_INVALID. */
+function reject(path: string, what: string, rmError?: WireRmError): never {
+  throw new WireError('bad-fdt', rmError === undefined ? { what: `${path}: ${what}` } : { what: `${path}: ${what}`, rmError });
 }
 
 function cellAt(b: Uint8Array, i: number): number {
@@ -406,11 +428,21 @@ interface State {
 }
 
 /** parse_general_vdevice_props: label override, generate, push-compatible limit. */
-function generalProps(node: FdtNode, path: string, label: number, maxCompat = VDEVICE_MAX_PUSH_COMPATIBLES): { label: number; generate?: string } {
+function generalProps(
+  node: FdtNode,
+  path: string,
+  label: number,
+  maxCompat = VDEVICE_MAX_PUSH_COMPATIBLES,
+): { label: number; generate?: string; pushCompatible?: readonly string[] } {
   const n = listCount(node, 'push-compatible');
   if (typeof n === 'number' && n > maxCompat) reject(path, `push-compatible has ${n} entries, at most ${maxCompat}`);
   const generate = firstStr(node, 'generate')?.text;
-  return { label: deviceLabel(node) ?? label, ...(generate !== undefined ? { generate } : {}) };
+  const push = listOf(node, 'push-compatible');
+  return {
+    label: deviceLabel(node) ?? label,
+    ...(generate !== undefined ? { generate } : {}),
+    ...(push.length > 0 ? { pushCompatible: push } : {}),
+  };
 }
 
 /** `peer-default`, else a `peer` id string; neither is refused. */
@@ -648,10 +680,19 @@ function parseShm(st: State, node: FdtNode, path: string, ctx: Ctx): void {
 
 function parseOther(st: State, node: FdtNode, path: string, ctx: Ctx, type: VmDtOtherVdevice['type']): void {
   let label = 0;
+  let extra: Partial<Pick<VmDtOtherVdevice, 'generate' | 'pushCompatible' | 'consoleDev' | 'messageSize' | 'queueDepth'>> = {};
   switch (type) {
-    case 'rm-rpc':
-      label = generalProps(node, path, 0, VDEVICE_MAX_PUSH_COMPATIBLES - RM_RPC_EXTRA_COMPATIBLES).label;
+    case 'rm-rpc': {
+      const general = generalProps(node, path, 0, VDEVICE_MAX_PUSH_COMPATIBLES - RM_RPC_EXTRA_COMPATIBLES);
+      label = general.label;
+      extra = {
+        ...(general.generate !== undefined ? { generate: general.generate } : {}),
+        ...(general.pushCompatible !== undefined ? { pushCompatible: general.pushCompatible } : {}),
+        consoleDev: has(node, 'console-dev'),
+        ...msgParams(node),
+      };
       break;
+    }
     case 'virtio-mmio':
       requirePeerDefault(node, path, 'virtio-mmio');
       label = memoryChild(node, path, ctx).label;
@@ -682,7 +723,11 @@ function parseOther(st: State, node: FdtNode, path: string, ctx: Ctx, type: VmDt
     case 'vrtc-pl031':
       break;
   }
-  st.others.push({ type, label, name: node.name, path });
+  if (type !== 'rm-rpc') {
+    const generate = firstStr(node, 'generate')?.text;
+    if (generate !== undefined) extra = { generate };
+  }
+  st.others.push({ type, label, name: node.name, path, ...extra });
 }
 
 /** vdevice-type listeners in the RM's order (first match wins). */
@@ -726,24 +771,25 @@ function walk(st: State, node: FdtNode, path: string, depth: number, parent: Ctx
 /** vm_config_update_parsed() and vm_config_create_vdevices(): what is refused after the walk. */
 function finalChecks(st: State): void {
   const cfg = '/gunyah-vm-config';
-  if (!st.vmConfigSeen) reject('/', 'missing /gunyah-vm-config node (the RM creates no vCPUs and refuses the VM)');
+  if (!st.vmConfigSeen) reject('/', 'missing /gunyah-vm-config node (the RM creates no vCPUs and refuses the VM)', 'NORESOURCE');
   if (st.memSizeMin !== undefined && st.memSizeMax !== undefined && st.memSizeMin > st.memSizeMax) {
-    reject(`${cfg}/memory`, 'size-min larger than size-max');
+    reject(`${cfg}/memory`, 'size-min larger than size-max', 'ARGUMENT_INVALID');
   }
   const trusted = st.opts.trusted;
-  if (!trusted && st.vmAttrs.includes('crash-fatal')) reject(cfg, 'vm-attrs crash-fatal needs a trusted config');
-  if (!trusted && st.memDirect) reject(`${cfg}/memory`, 'is-direct needs a trusted config');
-  if (!trusted && st.irqRanges > 0) reject(cfg, 'gic-irq-ranges needs a trusted config');
-  if (!trusted && st.iomemRanges > 0) reject(cfg, 'iomemory-ranges needs a trusted config');
-  if (!st.vcpusSeen) reject(cfg, 'missing vcpus node (the RM creates no vCPUs and refuses the VM)');
+  const ARG: WireRmError = 'ARGUMENT_INVALID';
+  if (!trusted && st.vmAttrs.includes('crash-fatal')) reject(cfg, 'vm-attrs crash-fatal needs a trusted config', ARG);
+  if (!trusted && st.memDirect) reject(`${cfg}/memory`, 'is-direct needs a trusted config', ARG);
+  if (!trusted && st.irqRanges > 0) reject(cfg, 'gic-irq-ranges needs a trusted config', ARG);
+  if (!trusted && st.iomemRanges > 0) reject(cfg, 'iomemory-ranges needs a trusted config', ARG);
+  if (!st.vcpusSeen) reject(cfg, 'missing vcpus node (the RM creates no vCPUs and refuses the VM)', 'NORESOURCE');
   if (st.affinity !== 'proxy') {
     const ns = BigInt(st.schedTimeslice) * 1000n;
-    if (ns < SCHED_MIN_TIMESLICE_NS || ns > SCHED_MAX_TIMESLICE_NS) reject(`${cfg}/vcpus`, `sched-timeslice ${st.schedTimeslice} µs out of range`);
-    if (!trusted && st.schedPriority >= 0) reject(`${cfg}/vcpus`, 'an untrusted VM needs sched-priority < 0 (below its owner)');
+    if (ns < SCHED_MIN_TIMESLICE_NS || ns > SCHED_MAX_TIMESLICE_NS) reject(`${cfg}/vcpus`, `sched-timeslice ${st.schedTimeslice} µs out of range`, ARG);
+    if (!trusted && st.schedPriority >= 0) reject(`${cfg}/vcpus`, 'an untrusted VM needs sched-priority < 0 (below its owner)', ARG);
   }
-  if (st.vcpus.length === 0) reject(cfg, 'no vCPUs');
+  if (st.vcpus.length === 0) reject(cfg, 'no vCPUs', 'NORESOURCE');
   if (st.opts.maxVcpus !== undefined && st.vcpus.length > st.opts.maxVcpus) {
-    reject(cfg, `${st.vcpus.length} vCPUs, the platform has ${st.opts.maxVcpus} cores`);
+    reject(cfg, `${st.vcpus.length} vCPUs, the platform has ${st.opts.maxVcpus} cores`, 'NORESOURCE');
   }
 }
 
@@ -752,7 +798,8 @@ function finalChecks(st: State): void {
  * @param dtb the DTB bytes (trailing free space after totalsize is fine).
  * @returns the configuration the RM would build vdevices from.
  * @throws WireError 'bad-fdt' for a malformed DTB, or for a DT the RM refuses; `what` names
- *   the node path and the reason. Nothing else is thrown.
+ *   the node path and the reason, `detail.rmError` the RM error when it is not MEM_INVALID
+ *   (D10). Nothing else is thrown.
  */
 export function parseVmDtConfig(dtb: Uint8Array, opts: VmDtConfigOptions = {}): VmDtConfig {
   const tree = parseFdt(dtb);

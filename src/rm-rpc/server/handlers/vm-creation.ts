@@ -6,10 +6,21 @@
  * Reference: rm-rpc.md §12.2 (errors and effects), §12.3 (newer-firmware layouts; their RM
  * side is unknown, our rules are in docs/decisions.md), §19 (the disputed boot-context ID),
  * uapi.md §8.2 (when Linux sends each one: demand paging and layout after CONFIG_IMAGE, while
- * the RM state is INIT; boot context after VM_INIT, in READY). VM_INIT reads the DTB from the
- * image parcel and builds the VM's hypervisor resources from its `gunyah-vm-config` node.
+ * the RM state is INIT; boot context after VM_INIT, in READY).
+ *
+ * VM_INIT boots the VM's configuration from its image parcel (the DTB parcel Linux lent):
+ *
+ *   image parcel ─read DT region (map_dtb)─▶ parseVmDtConfig ─▶ createVmResources
+ *        ▲                                                         │ vdevices, caps, vIRQs
+ *        │ write back in place, zero the rest ◀── overlayDtb ◀─────┘ (/hypervisor nodes)
+ *        └─ accepted on the VM's behalf at the IMAGE layout base (else the DT memory base),
+ *           rights from its ACL entry; released again by the VM's reset (MEM_RELEASED)
+ *
+ * Each failure's RM error and the reasons are in docs/decisions.md, "VM boot (RM side)".
  */
-import { isWireError } from '../../../shared/wire-error.js';
+import { isWireError, type WireError } from '../../../shared/wire-error.js';
+import { isHypError } from '../../../shared/hyp-errors.js';
+import type { Parcel } from '../../../mem-parcel/index.js';
 import { RmMsgId, VM_SET_BOOT_CONTEXT_ALT_ID } from '../../wire/msg-ids.js';
 import {
   VM_CONFIG_IMAGE_REQ,
@@ -24,7 +35,9 @@ import { OK, type Handler, type RmContext, type Register } from '../context.js';
 import { VMID_HLOS, type RmVm } from '../vm-record.js';
 import { VmStatus } from '../vm-state.js';
 import { parseVmDtConfig } from '../vm-dt-config.js';
-import { createVmResources } from '../vm-resources.js';
+import { createVmResources, releaseVmMemory } from '../vm-resources.js';
+import { DtOverlayError, overlayDtb, type OverlayVdevice, type OverlayVm } from '../vm-dt-overlay.js';
+import { imageIpa, imageParcel, mapVmImage, readVmDtb, unmapVmImage, writeVmDtb } from '../vm-image-map.js';
 import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 
@@ -34,6 +47,85 @@ const PAGE = 4096n;
 function creationTarget(ctx: RmContext, caller: number, vmid: number): RmVm {
   require(caller === VMID_HLOS, 'DENIED', 'only HLOS configures VMs');
   return ownedOr(vmOr(ctx, vmid, 'VMID_INVALID'), caller, 'DENIED');
+}
+
+/** An RM error for a DT refusal (vm-dt-config.ts D10): MEM_INVALID unless the refusal names one. */
+function dtRefusal(err: WireError): RmRefusal {
+  return new RmRefusal(err.detail.rmError ?? 'MEM_INVALID', `DTB: ${err.message}`);
+}
+
+/**
+ * VM_INIT after its request checks, in the RM's order: the image parcel and its DTB (map_dtb),
+ * the DT configuration (parse, then the checks after it), where the image goes, the vdevices
+ * and resources, the overlay, then the image mapped into the VM and the DTB written back.
+ * Anything that fails undoes what was done and leaves the VM in INIT_FAILED.
+ */
+function vmInit(ctx: RmContext, vm: RmVm): void {
+  const image = vm.image!;
+  let mapped: Parcel | undefined;
+  try {
+    const parcel = imageParcel(ctx, vm, image);
+    const dtb = readVmDtb(ctx, parcel, image);
+    try {
+      vm.dt = parseVmDtConfig(dtb, { maxVcpus: ctx.hyp.cpus });
+    } catch (err) {
+      if (isWireError(err)) throw dtRefusal(err);
+      throw err;
+    }
+    if (vm.dt.imageName) vm.name = vm.dt.imageName;
+    if (vm.dt.uri) vm.uri = vm.dt.uri;
+    if (vm.dt.guid) vm.guid = vm.dt.guid;
+    const ipa = imageIpa(vm);
+
+    let vdevices: OverlayVdevice[];
+    try {
+      vdevices = createVmResources(ctx, vm);
+    } catch (err) {
+      if (isHypError(err)) throw new RmRefusal('NORESOURCE', `vdevice creation: ${err.message}`);
+      throw err;
+    }
+    let merged: Uint8Array;
+    try {
+      merged = overlayDtb(dtb, Number(image.dtSize), overlayVmOf(vm), vdevices);
+    } catch (err) {
+      if (err instanceof DtOverlayError || isWireError(err)) throw new RmRefusal('NORESOURCE', `DT overlay: ${err.message}`);
+      throw err;
+    }
+    mapVmImage(ctx, vm, parcel, ipa);
+    mapped = parcel;
+    writeVmDtb(ctx, parcel, image, merged, dtb.byteLength);
+    // The hypervisor pages these ranges on demand from now on (VM_SET_DEMAND_PAGING kept them).
+    if (vm.demandPaging !== undefined) {
+      try {
+        ctx.hyp.setDemandPaging(vm.vmid, vm.demandPaging);
+      } catch (err) {
+        if (isHypError(err)) throw new RmRefusal('NORESOURCE', `demand paging: ${err.message}`);
+        throw err;
+      }
+    }
+  } catch (err) {
+    if (mapped) unmapVmImage(ctx, vm, mapped);
+    ctx.destroyHypObjects(vm);
+    releaseVmMemory(ctx.hyp, vm.vmid);
+    vm.console = undefined;
+    vm.dt = undefined;
+    ctx.setState(vm, VmStatus.INIT_FAILED);
+    throw err;
+  }
+  ctx.setState(vm, VmStatus.READY);
+}
+
+/** What the overlay says about the VM itself. */
+function overlayVmOf(vm: RmVm): OverlayVm {
+  const peers = (vm.dt?.msgQueues ?? []).flatMap((q) => (q.kind === 'message-queue-pair' && q.peer !== undefined ? [q.peer] : []));
+  return {
+    vmid: vm.vmid,
+    owner: vm.owner,
+    name: vm.name,
+    ...(vm.uri !== '' ? { uri: vm.uri } : {}),
+    ...(vm.dt?.guid !== undefined ? { guid: vm.dt.guid } : {}),
+    ...(peers.length > 0 ? { peers } : {}),
+  };
 }
 
 export function registerVmCreationHandlers(ctx: RmContext, reg: Register): void {
@@ -81,31 +173,19 @@ export function registerVmCreationHandlers(ctx: RmContext, reg: Register): void 
     const req = VM_INIT_REQ.decode(payload);
     const vm = creationTarget(ctx, caller, req.vmid);
     require(vm.state === VmStatus.INIT, 'VM_STATE', 'VM not INIT');
-    const image = vm.image!;
-    try {
-      const parcel = ctx.parcels.get(image.parcelHandle);
-      require(parcel !== undefined, 'MEM_INVALID', 'image parcel is gone');
-      // The RM maps the DT part of the image parcel and reads it (RM vm_creation.c map_dtb).
-      const dtb = ctx.parcels.readContents(parcel, Number(image.dtOffset), Number(image.dtSize));
-      try {
-        vm.dt = parseVmDtConfig(dtb);
-      } catch (err) {
-        if (isWireError(err)) throw new RmRefusal('ARGUMENT_INVALID', `DTB: ${err.message}`);
-        throw err;
-      }
-      if (vm.dt.imageName) vm.name = vm.dt.imageName;
-      if (vm.dt.uri) vm.uri = vm.dt.uri;
-      if (vm.dt.guid) vm.guid = vm.dt.guid;
-      createVmResources(ctx, vm);
-    } catch (err) {
-      ctx.destroyHypObjects(vm);
-      vm.dt = undefined;
-      ctx.setState(vm, VmStatus.INIT_FAILED);
-      throw err;
-    }
-    ctx.setState(vm, VmStatus.READY);
+    vmInit(ctx, vm);
     return OK;
   });
+
+  // VM_RESET stage RELEASE_IRQS runs after every parcel the VM accepted (its image too) was
+  // released: the guest_private extent goes then (the host has reclaimed what it provided), or
+  // stays and is reported by checkVmMemoryInvariants. Chained after the IRQ family's hook,
+  // which is registered before this family (handlers/index.ts).
+  const releaseIrqs = ctx.resetParticipants.releaseIrqs;
+  ctx.resetParticipants.releaseIrqs = (vm: RmVm) => {
+    releaseIrqs?.(vm);
+    for (const leak of releaseVmMemory(ctx.hyp, vm.vmid)) ctx.log.warn({ vmid: vm.vmid }, `VM_RESET: ${leak}`);
+  };
 
   // ── newer firmware (uapi.md §8.2 steps 7, 8, 10) ─────────────────────────
   if (ctx.options.firmware === 'public-12-2023') return; // the public RM answers UNIMPLEMENTED

@@ -5,7 +5,12 @@
  * Reference: rm-rpc.md §12.1 (errors in the RM's order and effects), §15.3–§15.5
  * (transitions, notification order, reset stages, exit reasons), §17 (inputs that abort the
  * real RM: #1 deallocate of an unknown VM, #3 VM_EXIT from HLOS, #4 a second VM_EXIT,
- * #5 reset of a VM whose configuration was never allocated).
+ * #5 reset of a VM whose configuration was never allocated); hypervisor.md §5–§6 (the vIRQs the
+ * RM binds: vCPU wakeup, doorbell receiver).
+ *
+ * The hypervisor side: VM_START binds the VM's vIRQs and starts its boot vCPU (`hyp.startVm`);
+ * every exit of a VM (VM_EXIT, forced VM_STOP, a guest-caused halt the hypervisor reports)
+ * stops its vCPUs (`hyp.stopVm`); VM_DEALLOCATE forgets the hypervisor's per-VM state.
  */
 import { view } from '../../../shared/bytes.js';
 import { isWireError } from '../../../shared/wire-error.js';
@@ -34,7 +39,7 @@ import {
   VM_HOST_GET_TYPE_REPLY,
 } from '../../wire/vm-mgmt.js';
 import { EMPTY } from '../../wire/codec.js';
-import { ExitCode, ExitType, HOST_TYPE_GUNYAH_AARCH64_V1, VmIdType, VmStopFlag } from '../../wire/enums.js';
+import { ExitCode, ExitType, HOST_TYPE_GUNYAH_AARCH64_V1, ResourceType, VmIdType, VmStopFlag } from '../../wire/enums.js';
 import { OK, ok, RmAssertion, type RmContext, type Register } from '../context.js';
 import {
   VMID_DYNAMIC_BASE,
@@ -46,7 +51,7 @@ import {
   type RmVm,
 } from '../vm-record.js';
 import { newVmRecord } from '../vm-factory.js';
-import { VmStatus, OsStatus } from '../vm-state.js';
+import { VmStatus, OsStatus, canTransition, vmStatusName } from '../vm-state.js';
 import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 import { startResetCleanup } from './vm-reset.js';
@@ -67,10 +72,51 @@ export function vmExitedPayload(vmid: number, exitType: number, reasonWords: rea
   return p;
 }
 
-/** Move `vm` to EXITED and tell its owner why: VM_STATUS to peers first, then VM_EXITED. */
+/**
+ * Move `vm` to EXITED and tell its owner why: VM_STATUS to peers first, then VM_EXITED. The
+ * hypervisor stops the VM's vCPUs first (idempotent when a guest halt started this).
+ */
 export function exitVm(ctx: RmContext, vm: RmVm, exitType: number, reasonWords: readonly number[]): void {
+  ctx.hyp.stopVm(vm.vmid);
   ctx.setState(vm, VmStatus.EXITED);
   ctx.notify(vm.owner, RmNotifId.NOTIFY_VM_EXITED, vmExitedPayload(vm.vmid, exitType, reasonWords));
+}
+
+/**
+ * A guest-caused exit the hypervisor reported ('vm-exit': PSCI SYSTEM_OFF / RESET / RESET2, a
+ * vCPU fault), run as a task of the RM's FIFO. Only a RUNNING VM that may exit is exited; a
+ * report for any other VM (already exited, reset, unknown) is dropped. Reason word 0's
+ * exit_code becomes SOFTWARE_ERROR when the VM set a crash message (rm-rpc.md §15.5).
+ */
+export function exitVmOnHalt(ctx: RmContext, vmid: number, exitType: number, reasonWords: readonly number[]): void {
+  const vm = ctx.vms.get(vmid);
+  if (!vm || vm.state !== VmStatus.RUNNING) return;
+  if (!canTransition(vm.state, VmStatus.EXITED, vm)) {
+    ctx.log.warn({ vmid, exitType, state: vmStatusName(vm.state) }, 'guest halt of a VM that may not exit: ignored');
+    return;
+  }
+  const words = reasonWords.length > 0 ? [...reasonWords] : [0];
+  if (vm.crashMsg !== undefined) words[0] = ((words[0] ?? 0) & 0xffff) | (ExitCode.SOFTWARE_ERROR << 16);
+  exitVm(ctx, vm, exitType, words);
+}
+
+/**
+ * Bind the vIRQs of `vm`'s resources in the hypervisor (vcpu_bind_virq VCPU_RUN_WAKEUP for each
+ * VCPU entry; doorbell_bind_virq for each BELL_RX entry with a vIRQ), as the RM does before it
+ * starts a VM. An entry whose capability no longer resolves is skipped with a warning.
+ */
+function bindVmVirqs(ctx: RmContext, vm: RmVm): void {
+  for (const r of vm.resources) {
+    try {
+      if (r.type === ResourceType.VCPU && r.virq !== 0) {
+        ctx.hyp.bindVcpuWakeup(ctx.hyp.lookupCap(r.holder, r.capId, 'vcpu'), r.holder, r.virq);
+      } else if (r.type === ResourceType.BELL_RX && r.virq !== 0) {
+        ctx.hyp.bindDoorbellVirq(ctx.hyp.lookupCap(r.holder, r.capId, 'doorbell'), r.holder, r.virq);
+      }
+    } catch (err) {
+      ctx.log.warn({ vmid: vm.vmid, type: r.type, label: r.label, err }, 'could not bind a resource vIRQ');
+    }
+  }
 }
 
 export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
@@ -107,6 +153,7 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     ctx.destroyHypObjects(vm);
     for (const peer of vm.peers) ctx.vms.get(peer)?.peers.delete(vmid);
     ctx.vms.delete(vmid);
+    ctx.hyp.dropVm(vmid);
     ctx.hyp.releaseOwnExtent(vmid);
     ctx.parcels.ipas.reset(vmid);
     return OK;
@@ -123,6 +170,10 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
       ctx.setState(vm, VmStatus.INIT_FAILED);
       throw new RmRefusal('NORESOURCE', `${vcpus} vCPUs but ${ctx.hyp.cpus} physical cores`);
     }
+    absorbImageParcel(ctx, vm);
+    bindVmVirqs(ctx, vm);
+    // The boot vCPU (lowest affinity index) starts at the boot context's PC with its X0.
+    ctx.hyp.startVm(vm.vmid, { bootRegs: vm.bootContext });
     ctx.setState(vm, VmStatus.RUNNING);
     return OK;
   });
@@ -306,4 +357,17 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     EMPTY.decode(payload);
     return ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 }));
   });
+}
+
+/**
+ * At VM_START the image parcel becomes the VM's own memory (in its private extent, label 0,
+ * where Linux reclaims it from with FROM_PROTECTED at teardown; docs/decisions.md B12).
+ */
+function absorbImageParcel(ctx: RmContext, vm: RmVm): void {
+  const handle = vm.image?.parcelHandle;
+  const parcel = handle === undefined ? undefined : ctx.parcels.get(handle);
+  if (handle === undefined || !parcel || ctx.options.imageParcelAtStart === 'keep') return;
+  const ext = vm.objects.find((o) => o.type === 'memextent' && o.attrs['label'] === 0)?.attrs['extent'];
+  const to = typeof ext === 'number' ? ext : ctx.hyp.ownExtent(vm.vmid);
+  ctx.parcels.absorbInto(vm.vmid, handle, to);
 }

@@ -6,7 +6,8 @@
  * RELEASE_MEMPARCELS (one parcel per event; the owner receives MEM_RELEASED) → RELEASE_IRQS →
  * DESTROY_VM → CLEANUP_VM (name, URI and GUID cleared, os_status NONE, app_status 0, crash
  * message cleared) → COMPLETED → RESET, NOTIFY_VM_STATUS(RESET) to peers, then every peer is
- * deregistered (§15.3).
+ * deregistered (§15.3). DESTROY_VM also drops the hypervisor's state of the VM (vCPU threads,
+ * demand-paging ranges, relinquish marks: `hyp.dropVm`).
  */
 import type { ResetParticipants, RmContext } from '../context.js';
 import type { RmVm } from '../vm-record.js';
@@ -47,6 +48,8 @@ export function startResetCleanup(ctx: RmContext, vm: RmVm, participants: ResetP
     ctx.defer(destroyVm);
   };
   const destroyVm = (): void => {
+    // The vCPU threads went with their objects; the hypervisor's per-VM record goes here.
+    ctx.hyp.dropVm(vm.vmid);
     ctx.destroyHypObjects(vm);
     vm.image = undefined;
     vm.dt = undefined;

@@ -1,0 +1,11 @@
+/**
+ * VM functions other than the vCPU (which lives in src/vcpu): irqfd and ioeventfd, plus the
+ * ioeventfd ordering rule the VM manager's handler table uses.
+ *
+ * Reference: uapi.md §6.2 (ADD/REMOVE_FUNCTION rows), §8.1, §8.13, §8.14.
+ */
+export { irqfdFunction, validateIrqfdArg, irqfdArgMatches } from './irqfd.js';
+export { ioeventfdFunction, validateIoeventfdArg, ioeventfdArgMatches } from './ioeventfd.js';
+export { compareIoeventfd, compareIoeventfdWrite } from './ioeventfd-order.js';
+export type { IoeventfdKey } from './ioeventfd-order.js';
+export { RateLimitedLog, RATELIMIT_BURST, RATELIMIT_EVERY } from './rate-limit.js';

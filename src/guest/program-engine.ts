@@ -1,0 +1,222 @@
+/**
+ * The guest-program engine: runs a decoded program on one vCPU as a stream of ops. The
+ * program is pre-compiled once per image into flat arrays (opcode, a frozen op object per
+ * load/store/hvc, control targets), so the hot loop allocates nothing: each step yields an op
+ * object made at compile time. Loop counters live in one Float64Array per vCPU.
+ *
+ * Semantics (docs/guest-images.md "Guest programs"):
+ * - the "last result" starts as X0 at entry (`cpu.context`) and is replaced by the value of
+ *   every load, mmio-read, touch, hvc and wfi;
+ * - `udf` crashes with Esr.UNDEFINED; a failed `expect` crashes with ProgramEsr.EXPECT_FAILED;
+ *   an exception the driver throws in is not caught: it ends the generator (the vCPU crashes);
+ * - falling off the end of the program, or `spin`, spins forever;
+ * - 65,536 control steps in a row without an op (an empty loop) yield one `spin`, so an
+ *   engine can never hang its driver.
+ *
+ * Reference: DESIGN.md "Guest images"; program-format.ts (the instructions).
+ */
+
+import { Esr, GuestException, type GuestCpu, type GuestImage, type GuestOp, type GuestThread } from './api.js';
+import { GUEST_VA_LIMIT, untranslatable } from './guest-va.js';
+import { decodeGuestProgram, type GuestInstruction, type GuestProgram } from './program-format.js';
+
+/** ESR_EL1 values the program engine raises by itself. */
+export const ProgramEsr = {
+  /** A failed `expect`: modelled as `BRK #1` (EC 0x3C, IL 1, comment 1). FAR 0. */
+  EXPECT_FAILED: 0xf200_0001n,
+} as const;
+
+/** Control steps without an op after which the engine yields one `spin`. */
+export const PROGRAM_IDLE_LIMIT = 0x1_0000;
+
+// Internal step kinds of the compiled form.
+const K_RESULT = 0; // yield ops[pc], the value becomes the last result
+const K_STORE = 1; // yield ops[pc], the value is ignored
+const K_SPIN = 2;
+const K_UDF = 3;
+const K_EXPECT = 4;
+const K_REPEAT = 5;
+const K_END_REPEAT = 6;
+const K_JUMP = 7;
+const K_IF_CPU = 8;
+const K_FAULT = 9; // an access to an address the guest cannot translate
+
+const SPIN: GuestOp = Object.freeze({ kind: 'spin' });
+const WFI: GuestOp = Object.freeze({ kind: 'wfi' });
+
+/** A program in its run-ready form (shared, read-only, by every vCPU running the image). */
+interface CompiledProgram {
+  readonly length: number;
+  readonly kind: Uint8Array;
+  readonly ops: readonly (GuestOp | undefined)[];
+  /** Control target (REPEAT: its tail; END_REPEAT: its head; JUMP; IF_CPU: the skip). */
+  readonly imm: Int32Array;
+  /** REPEAT: count; IF_CPU: the vCPU index. */
+  readonly num: Float64Array;
+  /** EXPECT: the value; K_FAULT: the address. */
+  readonly big: readonly bigint[];
+  /** K_FAULT: whether the access writes. */
+  readonly write: Uint8Array;
+  readonly source: readonly GuestInstruction[];
+}
+
+function compile(insns: readonly GuestInstruction[]): CompiledProgram {
+  const n = insns.length;
+  const kind = new Uint8Array(n);
+  const ops: (GuestOp | undefined)[] = new Array<GuestOp | undefined>(n).fill(undefined);
+  const imm = new Int32Array(n);
+  const num = new Float64Array(n);
+  const big: bigint[] = new Array<bigint>(n).fill(0n);
+  const write = new Uint8Array(n);
+  const access = (i: number, addr: bigint, isWrite: boolean, op: () => GuestOp): void => {
+    if (addr >= BigInt(GUEST_VA_LIMIT)) {
+      kind[i] = K_FAULT;
+      big[i] = addr;
+      write[i] = isWrite ? 1 : 0;
+    } else {
+      kind[i] = isWrite ? K_STORE : K_RESULT;
+      ops[i] = Object.freeze(op());
+    }
+  };
+  insns.forEach((ins, i) => {
+    switch (ins.op) {
+      case 'load':
+      case 'mmio-read':
+        access(i, ins.addr, false, () => ({ kind: 'load', addr: Number(ins.addr), len: ins.len }));
+        break;
+      case 'touch':
+        access(i, ins.addr, false, () => ({ kind: 'load', addr: Number(ins.addr), len: 8 }));
+        break;
+      case 'store':
+      case 'mmio-write':
+        access(i, ins.addr, true, () => ({ kind: 'store', addr: Number(ins.addr), len: ins.len, value: ins.value }));
+        break;
+      case 'hvc':
+        kind[i] = K_RESULT;
+        ops[i] = Object.freeze({ kind: 'hvc', fn: ins.fn, args: Object.freeze([...ins.args]) });
+        break;
+      case 'wfi':
+        kind[i] = K_RESULT;
+        ops[i] = WFI;
+        break;
+      case 'spin':
+        kind[i] = K_SPIN;
+        break;
+      case 'udf':
+        kind[i] = K_UDF;
+        break;
+      case 'expect':
+        kind[i] = K_EXPECT;
+        big[i] = ins.value;
+        break;
+      case 'repeat':
+        kind[i] = K_REPEAT;
+        imm[i] = ins.end;
+        num[i] = Number(ins.count);
+        break;
+      case 'end-repeat':
+        kind[i] = K_END_REPEAT;
+        imm[i] = ins.start;
+        break;
+      case 'jump':
+        kind[i] = K_JUMP;
+        imm[i] = ins.target;
+        break;
+      case 'if-cpu':
+        kind[i] = K_IF_CPU;
+        imm[i] = ins.skip;
+        num[i] = ins.cpu;
+        break;
+    }
+  });
+  return { length: n, kind, ops, imm, num, big, write, source: insns };
+}
+
+/**
+ * Run a compiled program on one vCPU. Never returns normally: the end of the program spins.
+ * @throws GuestException out of the generator (vCPU crash) on udf, a failed expect, an
+ * untranslatable address, or any exception the driver throws in
+ */
+function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
+  const { length: n, kind, ops, imm, num, big } = p;
+  const counters = new Float64Array(n);
+  const cpuIndex = cpu.index;
+  let last = BigInt.asUintN(64, cpu.context);
+  let pc = 0;
+  let idle = 0;
+  while (pc < n) {
+    switch (kind[pc]) {
+      case K_RESULT:
+        last = yield ops[pc]!;
+        idle = 0;
+        pc++;
+        continue;
+      case K_STORE:
+        yield ops[pc]!;
+        idle = 0;
+        pc++;
+        continue;
+      case K_SPIN:
+        for (;;) yield SPIN;
+      case K_UDF:
+        throw new GuestException(Esr.UNDEFINED, 0n, `guest program: udf at instruction ${pc}`);
+      case K_EXPECT:
+        if (last !== big[pc]) {
+          throw new GuestException(
+            ProgramEsr.EXPECT_FAILED,
+            0n,
+            `guest program: expect at instruction ${pc} wanted 0x${big[pc]!.toString(16)}, got 0x${last.toString(16)}`,
+          );
+        }
+        pc++;
+        break;
+      case K_REPEAT:
+        if (num[pc]! > 0) {
+          counters[pc] = num[pc]!;
+          pc++;
+        } else {
+          pc = imm[pc]! + 1;
+        }
+        break;
+      case K_END_REPEAT: {
+        const head = imm[pc]!;
+        pc = --counters[head]! > 0 ? head + 1 : pc + 1;
+        break;
+      }
+      case K_JUMP:
+        pc = imm[pc]!;
+        break;
+      case K_IF_CPU:
+        pc = num[pc] === cpuIndex ? pc + 1 : imm[pc]!;
+        break;
+      default: // K_FAULT
+        throw untranslatable(big[pc]!, p.write[pc] === 1);
+    }
+    if (++idle >= PROGRAM_IDLE_LIMIT) {
+      idle = 0;
+      yield SPIN;
+    }
+  }
+  for (;;) yield SPIN;
+}
+
+/** A recognised guest program: its decoded form plus one engine per vCPU. */
+export interface GuestProgramImage extends GuestImage {
+  readonly kind: 'program';
+  readonly program: GuestProgram;
+}
+
+/**
+ * Decode, check and pre-compile a program image.
+ * @throws WireError when the bytes are not a valid program (see decodeGuestProgram)
+ */
+export function loadGuestProgram(bytes: Uint8Array): GuestProgramImage {
+  const program = decodeGuestProgram(bytes);
+  const compiled = compile(program.instructions);
+  return {
+    kind: 'program',
+    describe: `guest program v${program.version}, ${program.instructions.length} instructions`,
+    program,
+    start: (cpu: GuestCpu) => runProgram(compiled, cpu),
+  };
+}

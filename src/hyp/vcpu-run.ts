@@ -1,0 +1,249 @@
+/**
+ * `vcpu_run` for one proxy-scheduled vCPU: consume the resume words of the previous exit, then
+ * run the guest engine's operations until one needs the host (or the op budget is spent) and
+ * answer the run state with its data words.
+ *
+ * Reference: hypervisor.md §6 (errors, states and data words, VMMIO resume actions EMULATE 0 /
+ * RETRY 1 / FAULT 2, page fault state 7), §7 (VMMIO trap: a stage-2 translation fault on a
+ * proxy-scheduled vCPU), §8 (stage-2 rights R 4 W 2 X 1); uapi.md §8.4–§8.8 (how the Linux
+ * driver consumes each state); src/guest/api.ts (the operations and their results).
+ *
+ * One operation, as stage 2 of the vCPU's VM sees it:
+ *
+ *   load/store  mapped with the right ───────────────────▶ real bytes (little-endian), continue
+ *               fault inside a demand-paging range ───────▶ ADDRSPACE_PAGE_FAULT (ipa, write?)
+ *               unmapped, outside ────────────────────────▶ ADDRSPACE_VMMIO_READ / _WRITE
+ *               mapped without the right, outside ────────▶ permission data abort into the guest
+ *   fetch       X mapped ───▶ bytes in cpu.fetched; unmapped in demand paging ───▶ PAGE_FAULT;
+ *               otherwise a translation (unmapped) or permission abort into the guest
+ *   hvc         the HVC table (psci.ts): returns X0, or stops the vCPU (CPU_OFF, SYSTEM_*)
+ *   wfi         an interrupt pending on the VM → resumes with its INTID; else EXPECTS_WAKEUP
+ *   spin        READY (the vCPU stays runnable)
+ *
+ * Decisions (docs): the VMMIO exit reports the access's own address; the page-fault exit reports
+ * the first faulting byte (so an access straddling a provided page and a missing one asks for
+ * the missing one). An address that is not a non-negative safe integer is a translation fault.
+ * A VMMIO FAULT resume injects a synchronous external abort (WnR set for a write). An unknown
+ * resume action is ERROR_ARGUMENT_INVALID and leaves the exit pending. An engine that returns
+ * (the generator finishes) powers its vCPU off as CPU_OFF would. An engine that throws kills its
+ * vCPU: state FAULT once, then POWERED_OFF with the exited flag.
+ */
+import { match } from 'ts-pattern';
+import { Esr, GuestException, type BootGuest, type GuestOp } from '../guest/api.js';
+import { HypErrorCode } from '../shared/hyp-errors.js';
+import { VcpuRunState, VmmioAction, type VcpuRunResult } from './host-api.js';
+import type { MemFaultInfo } from './memory/api.js';
+import { handleHvc, type HvcEnv } from './psci.js';
+import { VcpuCpu, type DataOp, type GuestInput, type VcpuThread } from './vcpu-thread.js';
+
+/** Default number of guest operations one `vcpu_run` executes before answering READY. */
+export const DEFAULT_RUN_BUDGET = 1024;
+
+/** What a run needs from the hypervisor. */
+export interface RunEnv extends HvcEnv {
+  /** Guest operations per call before READY (≥ 1). */
+  readonly budget: number;
+  /** Starts the engine of a vCPU at its first run after a power-on (src/guest/boot.ts). */
+  readonly bootGuest: BootGuest;
+  /** The vCPU's engine threw: it is dead (already exited); tell whoever must know. */
+  onFault(t: VcpuThread, err: unknown): void;
+}
+
+const result = (state: number, data0 = 0n, data1 = 0n, data2 = 0n): VcpuRunResult => ({ error: 0, state, data0, data1, data2 });
+const failure = (code: number): VcpuRunResult => ({ error: code, state: 0, data0: 0n, data1: 0n, data2: 0n });
+
+const READY = result(VcpuRunState.READY);
+/** EXPECTS_WAKEUP: sleep state 0 (WFI), woken from 1 (WFI). */
+const WFI_SLEEP = result(VcpuRunState.EXPECTS_WAKEUP, 0n, 1n);
+
+/** One executed operation: carry on with the next input, or stop with a run state. */
+type Step = { readonly kind: 'next'; readonly input: GuestInput } | { readonly kind: 'stop'; readonly result: VcpuRunResult };
+const next = (value: bigint): Step => ({ kind: 'next', input: { kind: 'value', value } });
+const raise = (esr: bigint, far: number, why: string): Step => ({
+  kind: 'next',
+  input: { kind: 'throw', exc: new GuestException(esr, BigInt(far), why) },
+});
+const stop = (r: VcpuRunResult): Step => ({ kind: 'stop', result: r });
+
+/**
+ * vcpu_run of thread `t` with resume words `r0..r2` (the capability was checked by the caller).
+ * Never throws for anything the guest or the host does.
+ */
+export function runVcpu(env: RunEnv, t: VcpuThread, r0: bigint, r1: bigint, _r2: bigint): VcpuRunResult {
+  if (t.power === 'killed') return failure(HypErrorCode.ERROR_OBJECT_STATE);
+  // Run lock: in one JS thread a second run can only come re-entrantly (from a vIRQ handler).
+  if (t.running) return failure(HypErrorCode.ERROR_BUSY);
+  t.running = true;
+  try {
+    return runLocked(env, t, r0, r1);
+  } finally {
+    t.running = false;
+  }
+}
+
+function runLocked(env: RunEnv, t: VcpuThread, r0: bigint, r1: bigint): VcpuRunResult {
+  if (t.power === 'off') return result(VcpuRunState.POWERED_OFF, 0n);
+  if (t.power === 'exited') return result(VcpuRunState.POWERED_OFF, 1n);
+
+  // Finish the exit the host just handled.
+  const a = t.awaiting;
+  if (a !== undefined) {
+    if (a.kind === 'wfi') {
+      const irq = env.vm.takeInterrupt();
+      if (irq === undefined) return WFI_SLEEP;
+      t.input = { kind: 'value', value: BigInt(irq) };
+    } else if (a.kind === 'page-fault') {
+      t.input = { kind: 'replay', op: a.op };
+    } else {
+      const input = vmmioResume(a.op, r0, r1);
+      if (input === undefined) return failure(HypErrorCode.ERROR_ARGUMENT_INVALID);
+      t.input = input;
+    }
+    t.awaiting = undefined;
+  }
+
+  if (t.guest === undefined) {
+    t.cpu = new VcpuCpu(t.index, t.entry, t.context, t.bootRegs, env.vm.shared);
+    try {
+      t.guest = env.bootGuest(t.cpu);
+    } catch (err) {
+      return died(env, t, err);
+    }
+  }
+
+  for (let ops = 0; ; ops++) {
+    let op: GuestOp;
+    const input = t.input;
+    if (input.kind === 'replay') {
+      op = input.op;
+    } else {
+      if (ops >= env.budget) return READY;
+      let step: IteratorResult<GuestOp, void>;
+      try {
+        step = input.kind === 'throw' ? t.guest.throw(input.exc) : t.guest.next(input.value);
+      } catch (err) {
+        return died(env, t, err);
+      }
+      if (step.done === true) {
+        // The engine finished: nothing more to run on this vCPU, as after CPU_OFF.
+        t.powerOff();
+        return result(VcpuRunState.POWERED_OFF, 0n);
+      }
+      op = step.value;
+    }
+    const s = execute(env, t, op);
+    if (s.kind === 'stop') return s.result;
+    t.input = s.input;
+  }
+}
+
+/** The guest input that ends a VMMIO exit given resume words 0 and 1; undefined for a bad action. */
+function vmmioResume(op: DataOp, r0: bigint, r1: bigint): GuestInput | undefined {
+  if (r1 === BigInt(VmmioAction.EMULATE)) {
+    return { kind: 'value', value: op.kind === 'load' ? r0 & sizeMask(op.len) : 0n };
+  }
+  if (r1 === BigInt(VmmioAction.RETRY)) return { kind: 'replay', op };
+  if (r1 === BigInt(VmmioAction.FAULT)) {
+    const esr = Esr.DATA_ABORT_EXTERNAL | (op.kind === 'store' ? Esr.WNR : 0n);
+    return { kind: 'throw', exc: new GuestException(esr, BigInt(op.addr), 'the VMM failed the MMIO access') };
+  }
+  return undefined;
+}
+
+function execute(env: RunEnv, t: VcpuThread, op: GuestOp): Step {
+  return match(op)
+    .with({ kind: 'load' }, (o) => dataAccess(env, t, o))
+    .with({ kind: 'store' }, (o) => dataAccess(env, t, o))
+    .with({ kind: 'fetch' }, (o) => fetch(env, t, o))
+    .with({ kind: 'hvc' }, (o) => {
+      const out = handleHvc(env, t, o.fn, o.args);
+      return out.kind === 'return' ? next(out.x0) : stop(result(out.state, out.data0, out.data1));
+    })
+    .with({ kind: 'wfi' }, () => {
+      const irq = env.vm.takeInterrupt();
+      if (irq !== undefined) return next(BigInt(irq));
+      t.awaiting = { kind: 'wfi' };
+      return stop(WFI_SLEEP);
+    })
+    .with({ kind: 'spin' }, () => {
+      t.input = { kind: 'value', value: 0n };
+      return stop(READY);
+    })
+    .exhaustive();
+}
+
+function dataAccess(env: RunEnv, t: VcpuThread, op: DataOp): Step {
+  const write = op.kind === 'store';
+  const vmid = env.vm.vmid;
+  if (!validAddress(op.addr, op.len)) {
+    return raise(Esr.DATA_ABORT_TRANSLATION | (write ? Esr.WNR : 0n), 0, `bad address ${String(op.addr)}`);
+  }
+  const fault = env.memory.check(vmid, op.addr, op.len, write ? 'write' : 'read');
+  if (fault === undefined) {
+    if (!write) return next(fromLe(env.memory.read(vmid, op.addr, op.len)));
+    env.memory.write(vmid, op.addr, toLe(op.value, op.len));
+    return next(0n);
+  }
+  if (env.vm.inDemandPaging(fault.ipa)) return pageFault(t, op, fault, write);
+  if (fault.reason === 'unmapped') {
+    t.awaiting = { kind: 'vmmio', op };
+    return write
+      ? stop(result(VcpuRunState.ADDRSPACE_VMMIO_WRITE, BigInt(op.addr), BigInt(op.len), op.value & sizeMask(op.len)))
+      : stop(result(VcpuRunState.ADDRSPACE_VMMIO_READ, BigInt(op.addr), BigInt(op.len)));
+  }
+  return raise(Esr.DATA_ABORT_PERMISSION | (write ? Esr.WNR : 0n), fault.ipa, `${fault.kind} permission fault`);
+}
+
+function fetch(env: RunEnv, t: VcpuThread, op: Extract<GuestOp, { kind: 'fetch' }>): Step {
+  const vmid = env.vm.vmid;
+  if (!validAddress(op.addr, op.len)) return raise(Esr.DATA_ABORT_TRANSLATION, 0, `bad fetch address ${String(op.addr)}`);
+  const fault = env.memory.check(vmid, op.addr, op.len, 'exec');
+  if (fault === undefined) {
+    // Execute-only mappings are legal: read through the translation, not the R-checked path.
+    const bytes = new Uint8Array(op.len);
+    for (const p of env.memory.translate(vmid, op.addr, op.len)) bytes.set(env.memory.readPhys(p.pa, p.size), p.ipa - op.addr);
+    t.cpu!.fetched = bytes;
+    return next(0n);
+  }
+  if (fault.reason === 'unmapped' && env.vm.inDemandPaging(fault.ipa)) return pageFault(t, op, fault, false);
+  // The host's demand paging never grants X to a page it could not provide: no page fault for it.
+  const esr = fault.reason === 'unmapped' ? Esr.DATA_ABORT_TRANSLATION : Esr.DATA_ABORT_PERMISSION;
+  return raise(esr, fault.ipa, `instruction fetch ${fault.reason}`);
+}
+
+function pageFault(t: VcpuThread, op: GuestOp, fault: MemFaultInfo, write: boolean): Step {
+  t.awaiting = { kind: 'page-fault', op };
+  return stop(result(VcpuRunState.ADDRSPACE_PAGE_FAULT, BigInt(fault.ipa), write ? 1n : 0n));
+}
+
+/** The engine threw: the vCPU is dead. FAULT now, POWERED_OFF exited afterwards. */
+function died(env: RunEnv, t: VcpuThread, err: unknown): VcpuRunResult {
+  t.exit();
+  t.lastFault = err;
+  env.onFault(t, err);
+  return result(VcpuRunState.FAULT);
+}
+
+function validAddress(addr: number, len: number): boolean {
+  return Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(len) && len >= 0 && addr + len <= 2 ** 52;
+}
+
+function sizeMask(len: number): bigint {
+  return len >= 8 ? (1n << 64n) - 1n : (1n << BigInt(8 * len)) - 1n;
+}
+
+function fromLe(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+function toLe(value: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let v = BigInt.asUintN(64, value);
+  for (let i = 0; i < len; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}

@@ -1,0 +1,11 @@
+/**
+ * Recognising the RM client's errors in the VM manager: an RM error reply (RmError, carrying
+ * Linux's errno remap) versus a local failure (ErrnoError).
+ *
+ * Reference: rm-rpc.md §14.2 (RM error → errno, as Linux remaps it).
+ */
+import { RmError } from '../rm-rpc/wire/errors.js';
+
+export function isRmError(e: unknown): e is RmError {
+  return e instanceof RmError;
+}

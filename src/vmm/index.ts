@@ -1,0 +1,8 @@
+/**
+ * The convenience layer for TypeScript VMMs: typed fds over the raw HostProcess contract.
+ * Reference: DESIGN.md "Public contracts".
+ */
+export { GunyahDevice, VmFd, GuestMemFd, type MapMemOptions, type IoeventfdOptions } from './vm-fd.js';
+export { VcpuFd } from './vcpu-fd.js';
+export { buildVmDtb, type VmDtbOptions, type VmDtbDoorbell } from './vm-dtb.js';
+export { ioctlWith, type HostLike, type HostMapping } from './host-like.js';

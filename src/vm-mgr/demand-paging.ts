@@ -16,8 +16,8 @@ import { DonateType, MapFlag, type HostHypercalls } from '../hyp/host-api.js';
 import { isLend, type Binding } from './guest-mem.js';
 import { PAGE_SIZE } from './page-allocator.js';
 import type { VmResource } from './vm-api.js';
+import { GUNYAH_MEM_ALLOW_WRITE as MEM_ALLOW_WRITE } from './uapi/constants.js';
 
-const MEM_ALLOW_WRITE = 0x20;
 const NORMAL_WB = 0xf;
 
 /** A page the guest was given. */

@@ -13,10 +13,8 @@ import type { MemShareParams } from '../rm-rpc/client/rm-calls.js';
 import { isLend } from './guest-mem.js';
 import { PAGE_SIZE } from './page-allocator.js';
 import type { DtbParcel, GunyahVm } from './vm.js';
+import { GUNYAH_MEM_ALLOW_EXEC as ALLOW_EXEC, GUNYAH_MEM_ALLOW_READ as ALLOW_READ, GUNYAH_MEM_ALLOW_WRITE as ALLOW_WRITE } from './uapi/constants.js';
 
-const ALLOW_READ = 0x10;
-const ALLOW_WRITE = 0x20;
-const ALLOW_EXEC = 0x40;
 
 export async function buildDtbParcel(vm: GunyahVm, startGfn: number, pages: number): Promise<{ record: DtbParcel; request: MemShareParams }> {
   const b = vm.bindingAt(startGfn);

@@ -15,12 +15,8 @@ import type { HostHypercalls } from '../hyp/host-api.js';
 import type { KernelFile, MappingBackend } from '../host/kernel-file.js';
 import { PAGE_SIZE, type PageAllocator } from './page-allocator.js';
 import type { KernelQuirks } from './vm-api.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, GUNYAH_MEM_ACCESS_MASK, GUNYAH_MEM_FORCE_SHARE } from './uapi/constants.js';
 
-export const GHMF_CLOEXEC = 0x1;
-export const GHMF_ALLOW_HUGEPAGE = 0x2;
-const FALLOC_FL_KEEP_SIZE = 0x1;
-const FALLOC_FL_PUNCH_HOLE = 0x2;
-const FALLOC_FL_ZERO_RANGE = 0x10;
 
 /** What a binding's VM offers the file: reclaiming pages it provided to its guest. */
 export interface BindingOwner {
@@ -224,5 +220,5 @@ export class GuestMemFile implements KernelFile {
 
 /** Access field of MAP_MEM flags: 0 (default) and 1 are lend, 2 is share (uapi.md §4). */
 export function isLend(flags: number): boolean {
-  return (flags & 0x7) !== 2;
+  return (flags & GUNYAH_MEM_ACCESS_MASK) !== GUNYAH_MEM_FORCE_SHARE;
 }

@@ -17,7 +17,10 @@ import type { RmCalls } from '../rm-rpc/client/rm-calls.js';
 import { RmNotifId } from '../rm-rpc/wire/msg-ids.js';
 import { NOTIFY_VM_EXITED_PAYLOAD, NOTIFY_VM_STATUS_PAYLOAD } from '../rm-rpc/wire/notifications.js';
 import { isWireError } from '../shared/wire-error.js';
-import { GuestMemFile, GHMF_ALLOW_HUGEPAGE, GHMF_CLOEXEC } from './guest-mem.js';
+import { GuestMemFile } from './guest-mem.js';
+import { GHMF_ALLOW_HUGEPAGE, GHMF_CLOEXEC } from './uapi/constants.js';
+import { GUNYAH_CREATE_GUEST_MEM, GUNYAH_CREATE_VM } from './uapi/ioctls.js';
+import { SIZEOF, decodeCreateMemArgs } from './uapi/structs.js';
 import type { KernelContext } from './kernel-context.js';
 import { PageAllocator, PAGE_SIZE } from './page-allocator.js';
 import { DEFAULT_QUIRKS, type KernelQuirks, type VmFunctionType } from './vm-api.js';
@@ -25,8 +28,6 @@ import { GunyahVm } from './vm.js';
 import { VmFile } from './vm-file.js';
 import { teardownVm } from './vm-teardown.js';
 
-export const GUNYAH_CREATE_VM = 0x4700;
-export const GUNYAH_CREATE_GUEST_MEM = 0x40404708;
 const VM_STATUS_RESET = 11;
 
 export interface GunyahKernelOptions {
@@ -100,10 +101,7 @@ export class GunyahKernel {
         return ctx.installFd(new VmFile(vm), { cloexec: true });
       }
       case GUNYAH_CREATE_GUEST_MEM: {
-        const b = ctx.user.copyFromUser(arg, 64);
-        const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
-        const flags = d.getBigUint64(0, true);
-        const size = d.getBigUint64(8, true);
+        const { flags, size } = decodeCreateMemArgs(ctx.user.copyFromUser(arg, SIZEOF.gunyah_create_mem_args));
         if (size % BigInt(PAGE_SIZE) !== 0n) throw new ErrnoError('EINVAL', 'size not page aligned');
         if (flags & ~BigInt(GHMF_CLOEXEC | GHMF_ALLOW_HUGEPAGE)) throw new ErrnoError('EINVAL', `flags 0x${flags.toString(16)}`);
         if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError('EINVAL', 'size too large');

@@ -13,25 +13,16 @@
  */
 import { ErrnoError, errnoNameOf } from '../shared/errno.js';
 import type { KernelFile } from '../host/kernel-file.js';
-import { GHMF_ALLOW_HUGEPAGE, GuestMemFile, type Binding } from './guest-mem.js';
+import { GuestMemFile, type Binding } from './guest-mem.js';
+import { GHMF_ALLOW_HUGEPAGE, GUNYAH_MEM_ACCESS_MASK, GUNYAH_MEM_ALLOW_RWX, GUNYAH_MEM_UNMAP } from './uapi/constants.js';
+import type { MapMemArgs } from './uapi/structs.js';
 import { reclaimRange } from './demand-paging.js';
 import { PAGE_SIZE } from './page-allocator.js';
 import type { GunyahVm } from './vm.js';
 
-export const GUNYAH_MEM_ACCESS_MASK = 0x7;
-export const GUNYAH_MEM_ALLOW_RWX = 0x70;
-export const GUNYAH_MEM_UNMAP = 0x100;
 const HUGE = 2 * 1024 * 1024;
 /** Frames a K18 binding covers: the whole guest address space (2^52 bytes). */
 const WHOLE_SPACE_FRAMES = 2 ** 40;
-
-export interface MapMemArgs {
-  readonly guestAddr: bigint;
-  readonly flags: number;
-  readonly guestMemFd: number;
-  readonly offset: bigint;
-  readonly size: bigint;
-}
 
 export function mapMem(vm: GunyahVm, a: MapMemArgs, fget: (fd: number) => KernelFile | undefined): number {
   const file = fget(a.guestMemFd);

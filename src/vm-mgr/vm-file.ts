@@ -12,24 +12,21 @@ import { mapMem } from './map-mem.js';
 import { startSequence } from './vm-start.js';
 import { LinuxVmStatus } from './vm-api.js';
 import type { GunyahVm } from './vm.js';
+import {
+  GUNYAH_VM_ADD_FUNCTION,
+  GUNYAH_VM_MAP_MEM,
+  GUNYAH_VM_REMOVE_FUNCTION,
+  GUNYAH_VM_SET_BOOT_CONTEXT,
+  GUNYAH_VM_SET_DTB_CONFIG,
+  GUNYAH_VM_START,
+} from './uapi/ioctls.js';
+import { GUNYAH_FN_MAX_ARG_SIZE as FN_MAX_ARG_SIZE } from './uapi/constants.js';
+import { SIZEOF, decodeFnDesc, decodeMapMemArgs, decodeVmBootContext, decodeVmDtbConfig } from './uapi/structs.js';
 
-const IOW = (nr: number, size: number): number => (0x4000_0000 | (size << 16) | 0x4700 | nr) >>> 0;
-export const VM_IOCTL = {
-  SET_DTB_CONFIG: IOW(0x2, 16),
-  START: 0x4703,
-  ADD_FUNCTION: IOW(0x4, 16),
-  REMOVE_FUNCTION: IOW(0x7, 16),
-  MAP_MEM: IOW(0x9, 32),
-  SET_BOOT_CONTEXT: IOW(0xa, 16),
-} as const;
-
-/** GUNYAH_FN_MAX_ARG_SIZE. */
-const FN_MAX_ARG_SIZE = 256;
 /** Above this, the kernel's allocation for REMOVE_FUNCTION's copy fails (ENOMEM). */
 const KMALLOC_MAX = 4 * 1024 * 1024;
 const U64_MAX = (1n << 64n) - 1n;
 
-const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 export class VmFile implements KernelFile {
   readonly name = 'gunyah-vm';
@@ -38,36 +35,26 @@ export class VmFile implements KernelFile {
   async ioctl(request: number, arg: bigint, ctx: IoctlContext): Promise<number> {
     const vm = this.vm;
     switch (request >>> 0) {
-      case VM_IOCTL.SET_DTB_CONFIG: {
-        const d = dv(ctx.user.copyFromUser(arg, 16));
-        const gpa = d.getBigUint64(0, true);
-        const size = d.getBigUint64(8, true);
+      case GUNYAH_VM_SET_DTB_CONFIG: {
+        const { guestPhysAddr: gpa, size } = decodeVmDtbConfig(ctx.user.copyFromUser(arg, SIZEOF.gunyah_vm_dtb_config));
         // QUIRK K1: the overflow check adds in u64 and never fires.
         if (!vm.quirks.k1DtbConfigOverflowUnchecked && gpa + size > U64_MAX) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + size overflows');
         vm.dtbConfig = { gpa, size };
         return 0;
       }
-      case VM_IOCTL.START: {
+      case GUNYAH_VM_START: {
         await vm.statusLock.add(() => startSequence(vm));
         if (vm.status !== LinuxVmStatus.RUNNING) throw new ErrnoError('ENODEV', 'the VM is not running (an earlier start failed, or it exited)');
         return 0;
       }
-      case VM_IOCTL.ADD_FUNCTION:
+      case GUNYAH_VM_ADD_FUNCTION:
         return this.#addFunction(arg, ctx);
-      case VM_IOCTL.REMOVE_FUNCTION:
+      case GUNYAH_VM_REMOVE_FUNCTION:
         return this.#removeFunction(arg, ctx);
-      case VM_IOCTL.MAP_MEM: {
-        const d = dv(ctx.user.copyFromUser(arg, 32));
-        return mapMem(
-          vm,
-          { guestAddr: d.getBigUint64(0, true), flags: d.getUint32(8, true), guestMemFd: d.getUint32(12, true), offset: d.getBigUint64(16, true), size: d.getBigUint64(24, true) },
-          (fd) => ctx.fget(fd),
-        );
-      }
-      case VM_IOCTL.SET_BOOT_CONTEXT: {
-        const d = dv(ctx.user.copyFromUser(arg, 16));
-        const reg = d.getUint32(0, true);
-        const value = d.getBigUint64(8, true);
+      case GUNYAH_VM_MAP_MEM:
+        return mapMem(vm, decodeMapMemArgs(ctx.user.copyFromUser(arg, SIZEOF.gunyah_map_mem_args)), (fd) => ctx.fget(fd));
+      case GUNYAH_VM_SET_BOOT_CONTEXT: {
+        const { reg, value } = decodeVmBootContext(ctx.user.copyFromUser(arg, SIZEOF.gunyah_vm_boot_context));
         const set = (reg >>> 8) & 0xff;
         const index = reg & 0xff;
         const max = set === 0 ? 31 : set === 1 ? 0 : set === 2 ? 2 : -1;
@@ -89,10 +76,7 @@ export class VmFile implements KernelFile {
 
   async #addFunction(arg: bigint, ctx: IoctlContext): Promise<number> {
     const vm = this.vm;
-    const d = dv(ctx.user.copyFromUser(arg, 16));
-    const type = d.getUint32(0, true);
-    const argSize = d.getUint32(4, true);
-    const argPtr = d.getBigUint64(8, true);
+    const { type, argSize, arg: argPtr } = decodeFnDesc(ctx.user.copyFromUser(arg, SIZEOF.gunyah_fn_desc));
     if (argSize > FN_MAX_ARG_SIZE) throw new ErrnoError('EINVAL', `arg_size ${argSize} > ${FN_MAX_ARG_SIZE}`);
     const fnArg = argSize === 0 ? new Uint8Array(0) : ctx.user.copyFromUser(argPtr, argSize);
     return vm.fnLock.add(async () => {
@@ -107,10 +91,7 @@ export class VmFile implements KernelFile {
 
   async #removeFunction(arg: bigint, ctx: IoctlContext): Promise<number> {
     const vm = this.vm;
-    const d = dv(ctx.user.copyFromUser(arg, 16));
-    const type = d.getUint32(0, true);
-    const argSize = d.getUint32(4, true);
-    const argPtr = d.getBigUint64(8, true);
+    const { type, argSize, arg: argPtr } = decodeFnDesc(ctx.user.copyFromUser(arg, SIZEOF.gunyah_fn_desc));
     if (argSize > KMALLOC_MAX) throw new ErrnoError('ENOMEM', `arg_size ${argSize}`);
     const fnArg = argSize === 0 ? new Uint8Array(0) : ctx.user.copyFromUser(argPtr, argSize);
     return vm.fnLock.add(async () => {

@@ -16,7 +16,7 @@ import { providePage, reclaimRange, type PagedPage, type PagingVm } from './dema
 import type { KernelContext } from './kernel-context.js';
 import { TicketRegistry } from './tickets.js';
 import { PAGE_SIZE } from './page-allocator.js';
-import { compareIoeventfd } from '../functions/ioeventfd-order.js';
+import { compareIoeventfdWrite } from '../functions/ioeventfd-order.js';
 import {
   LinuxVmStatus,
   type IoeventfdEntry,
@@ -176,7 +176,7 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
   }
 
   demandPage(gpa: bigint, write: boolean): number {
-    return providePage(this, Number(gpa / BigInt(PAGE_SIZE)), write);
+    return providePage(this, Math.floor(Number(gpa) / PAGE_SIZE), write);
   }
 
   reclaimFrames(gfn: number, count: number): number {
@@ -195,10 +195,8 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
   }
 
   ioeventfdWrite(addr: bigint, len: number, value: bigint): boolean {
-    if (this.ioeventfds.length === 0) return false;
-    const probe = { addr, len, datamatch: true, data: value };
     for (const e of this.ioeventfds) {
-      if (compareIoeventfd(e, probe) === 0) {
+      if (compareIoeventfdWrite(e, addr, len, value) === 0) {
         e.fire();
         return true;
       }

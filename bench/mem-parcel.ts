@@ -131,7 +131,9 @@ export interface Rig {
 }
 
 export async function createRig(): Promise<Rig> {
-  const emu = createEmulator();
+  // 'keep': the image parcel stays a parcel the guest accepted, released by each reset, so
+  // renewGuest() can configure the guest from the same handle again (decisions B12).
+  const emu = createEmulator({ rm: { imageParcelAtStart: 'keep' } });
   const host = new RmCalls(emu.rmClient);
   const vmid = await host.allocVmid();
   const dtb = buildTestDtb({ cpus: 1 });

@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import type { BenchRow, BenchSuite } from './lib/suite.js';
+import { missedGoals, rowPasses, type BenchRow, type BenchSuite } from './lib/suite.js';
 import { DEFAULT_TIMING, type TimingConfig } from './lib/timing.js';
 
 const QUICK: TimingConfig = { warmupMs: 200, roundMs: 300, rounds: 3 };
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     rounds: positiveInt(values.rounds, '--rounds') ?? base.rounds,
     roundMs: positiveInt(values['round-ms'], '--round-ms') ?? base.roundMs,
     warmupMs: positiveInt(values['warmup-ms'], '--warmup-ms') ?? base.warmupMs,
+    quick: values.quick,
   };
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   log(`# ${machine()}`);
@@ -74,23 +75,25 @@ async function main(): Promise<void> {
   }
 
   const table = new Table({
-    head: ['case', 'ops/s', 'baseline ops/s', 'ratio', 'goal', 'result', 'rounds min–max (rpc | base)'],
+    head: ['case', 'ops/s', 'baseline ops/s', 'ratio', 'goal', 'result', 'rounds min–max (subject | base)'],
     colAligns: ['left', 'right', 'right', 'right', 'right', 'left', 'right'],
     style: { head: [], border: [] },
   });
   for (const { suite, rows } of results) {
     for (const r of rows) {
       const spread = (xs: readonly { opsPerSec: number }[]): string => {
+        if (xs.length === 0) return '—';
         const v = xs.map((x) => x.opsPerSec);
         return `${fmtRate(Math.min(...v))}–${fmtRate(Math.max(...v))}`;
       };
+      const goals = [...(r.goal !== undefined ? [`≥ ${r.goal}`] : []), ...(r.checks ?? []).map((c) => c.text)];
       table.push([
         `${suite} / ${r.name}`,
         fmtRate(r.opsPerSec),
-        fmtRate(r.baselineOpsPerSec),
-        r.ratio.toFixed(3),
-        `≥ ${r.goal}`,
-        r.ratio >= r.goal ? 'PASS' : 'FAIL',
+        r.baselineOpsPerSec !== undefined ? fmtRate(r.baselineOpsPerSec) : '—',
+        r.ratio !== undefined ? r.ratio.toFixed(3) : '—',
+        goals.join(', '),
+        rowPasses(r) ? 'PASS' : `FAIL (${missedGoals(r).join('; ')})`,
         `${spread(r.rounds.subject)} | ${spread(r.rounds.baseline)}`,
       ]);
     }

@@ -15,6 +15,7 @@ import type { KernelQuirks, VmFunctionType } from './vm-mgr/vm-api.js';
 import { vcpuFunction } from './vcpu/index.js';
 import { irqfdFunction, ioeventfdFunction } from './functions/index.js';
 import { FaultInjector, type FaultPlan } from './shared/faults.js';
+import { checkFaultPlan } from './fault-plan-check.js';
 import { RmCalls } from './rm-rpc/client/rm-calls.js';
 import type { MsgqEndpoint } from './msgq/endpoint.js';
 import { ErrnoError } from './shared/errno.js';
@@ -81,6 +82,7 @@ export class Emulator {
   constructor(opts: EmulatorOptions = {}) {
     this.#opts = opts;
     this.log = opts.log ?? silentLogger();
+    if (opts.faults) checkFaultPlan(opts.faults);
     this.faults = new FaultInjector(opts.faults);
     this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8, faults: this.faults });
     this.rm = createRmServer({

@@ -41,6 +41,8 @@ export interface TimingConfig {
   readonly roundMs: number;
   /** Timed rounds per operation (the median is reported). */
   readonly rounds: number;
+  /** `--quick`: suites that count work rather than time it (boots, VMs) do less of it. */
+  readonly quick?: boolean;
 }
 
 /** The default: 1.5 s warm-up, then 5 rounds of 2 s per operation. */
@@ -113,6 +115,57 @@ export async function comparePair(subject: Op, baseline: Op, cfg: TimingConfig =
       collectGarbage();
       if (side === 's') s.push(await runFor(subject, cfg.roundMs, batchS));
       else b.push(await runFor(baseline, cfg.roundMs, batchB));
+    }
+  }
+  const subjectMedian = median(s.map((x) => x.opsPerSec));
+  const baselineMedian = median(b.map((x) => x.opsPerSec));
+  return { subject: s, baseline: b, subjectMedian, baselineMedian, ratio: subjectMedian / baselineMedian };
+}
+
+/**
+ * Run `ops.length` loops at once, loop i doing `await ops[i]()` back to back, each for at least
+ * `ms` ms (each loop reads the clock once per `batch` of its own operations). The figure is the
+ * sum of the operations over the time until the last loop stopped.
+ */
+export async function runLoopsFor(ops: readonly Op[], ms: number, batch = 1): Promise<RoundResult> {
+  if (ops.length === 1) return runFor(ops[0]!, ms, batch);
+  const n = Math.max(1, Math.floor(batch));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + ms;
+  let total = 0;
+  const loop = async (op: Op): Promise<void> => {
+    let now = t0;
+    do {
+      for (let i = 0; i < n; i++) await op();
+      total += n;
+      now = performance.now();
+    } while (now < end);
+  };
+  await Promise.all(ops.map(loop));
+  const elapsed = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { ops: total, ms: elapsed, opsPerSec: total / (elapsed / 1000), cpuMs: (c.user + c.system) / 1000 };
+}
+
+/**
+ * `comparePair` for concurrent loops: the subject is `subject.length` loops running together,
+ * the baseline `baseline.length` loops; warm-up, then interleaved rounds, medians.
+ */
+export async function compareLoops(subject: readonly Op[], baseline: readonly Op[], cfg: TimingConfig = DEFAULT_TIMING): Promise<PairResult> {
+  const warmS = await runLoopsFor(subject, cfg.warmupMs);
+  const warmB = await runLoopsFor(baseline, cfg.warmupMs);
+  // Batches of about 1 ms of each loop's own work.
+  const batchS = batchFor(warmS.opsPerSec / subject.length);
+  const batchB = batchFor(warmB.opsPerSec / baseline.length);
+  const s: RoundResult[] = [];
+  const b: RoundResult[] = [];
+  for (let r = 0; r < cfg.rounds; r++) {
+    const order = r % 2 === 0 ? (['s', 'b'] as const) : (['b', 's'] as const);
+    for (const side of order) {
+      collectGarbage();
+      if (side === 's') s.push(await runLoopsFor(subject, cfg.roundMs, batchS));
+      else b.push(await runLoopsFor(baseline, cfg.roundMs, batchB));
     }
   }
   const subjectMedian = median(s.map((x) => x.opsPerSec));

@@ -6,6 +6,8 @@ import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { createEmulator } from '../emulator.js';
 import { runDefaultScenario } from './default-scenario.js';
+import { formatDefaultScenario } from './default-scenario-report.js';
+import { runRmLifecycleScenario } from './rm-lifecycle-scenario.js';
 import { serveRm } from './rm-serve.js';
 import { openTarget } from '../conformance/targets.js';
 import { runConformance, formatResultLine, formatSummary } from '../conformance/index.js';
@@ -22,26 +24,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('run')
     .argument('[scenario]', 'scenario file (default: the embedded default scenario)')
     .option('--seed <n>', 'seed for every deterministic choice', '1')
+    .option('--rm-only', 'instead: one VM through the RM lifecycle alone, with a table of every RPC and notification')
     .description('run a scenario and report what happened')
-    .action(async (scenario: string | undefined, opts: { seed: string }) => {
+    .action(async (scenario: string | undefined, opts: { seed: string; rmOnly?: boolean }) => {
       if (scenario !== undefined) {
         process.stderr.write(`gunyah-emu run: scenario files are not supported yet (${scenario}); run without one for the default scenario\n`);
         code = 2;
         return;
       }
-      const r = await runDefaultScenario(Number(opts.seed));
-      const t = new Table({
-        head: ['#', 'kind', 'message', 'seq', 'detail'],
-        style: { head: process.stdout.isTTY ? ['cyan'] : [], border: process.stdout.isTTY ? ['grey'] : [], compact: true },
-      });
-      for (const row of r.rows) t.push([row.step, row.kind, row.name, row.seq, row.detail]);
-      process.stdout.write(`Default scenario: VM 0x${r.vmid.toString(16)} through the RM lifecycle\n${t.toString()}\n`);
-      if (r.invariantViolations.length > 0) {
-        process.stdout.write(`invariant violations:\n  ${r.invariantViolations.join('\n  ')}\n`);
-        code = 1;
-      } else {
-        process.stdout.write('all invariants hold; no VM and no hypervisor object left behind\n');
+      const styled = process.stdout.isTTY === true;
+      if (opts.rmOnly) {
+        code = await printRmLifecycle(Number(opts.seed), styled);
+        return;
       }
+      const r = await runDefaultScenario(Number(opts.seed));
+      process.stdout.write(formatDefaultScenario(r, styled));
+      if (r.problems.length > 0 || r.invariantViolations.length > 0) code = 1;
     });
 
   const rm = program.command('rm').description('the Resource Manager on its own');
@@ -96,4 +94,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   return code;
+}
+
+/** `run --rm-only`: the RM lifecycle table; resolves to the exit code. */
+async function printRmLifecycle(seed: number, styled: boolean): Promise<number> {
+  const r = await runRmLifecycleScenario(seed);
+  const t = new Table({
+    head: ['#', 'kind', 'message', 'seq', 'detail'],
+    style: { head: styled ? ['cyan'] : [], border: styled ? ['grey'] : [], compact: true },
+  });
+  for (const row of r.rows) t.push([row.step, row.kind, row.name, row.seq, row.detail]);
+  process.stdout.write(`RM lifecycle: VM 0x${r.vmid.toString(16)} through the RM lifecycle\n${t.toString()}\n`);
+  if (r.invariantViolations.length > 0) {
+    process.stdout.write(`invariant violations:\n  ${r.invariantViolations.join('\n  ')}\n`);
+    return 1;
+  }
+  process.stdout.write('all invariants hold; no VM and no hypervisor object left behind\n');
+  return 0;
 }

@@ -129,10 +129,17 @@ export class HostProcess {
   readonly #mappings = new Map<bigint, MappingRecord>();
   /** Aborted at process exit, to interrupt blocked eventfd reads. */
   #exit = new AbortController();
+  /** The context a file's ioctl gets: user memory, fget and fd installation (made once). */
+  readonly #ctx: IoctlContext;
 
   constructor(opts: HostProcessOptions) {
     this.#devices = opts.devices;
     this.#log = (opts.log ?? silentLogger()).child({ layer: 'host' });
+    this.#ctx = {
+      user: this.#mem,
+      fget: (fd) => this.#fds.get(fd)?.of.file,
+      installFd: (file, flags) => this.#install(file, flags?.cloexec ?? false),
+    };
   }
 
   // ── files ────────────────────────────────────────────────────────────────────────────────
@@ -160,7 +167,23 @@ export class HostProcess {
     const value = ioctlArg(arg);
     const { file } = of;
     if (file.ioctl === undefined) throw new ErrnoError('ENOTTY', `${file.name} has no ioctl`);
-    return this.#during(of, () => file.ioctl!(request >>> 0, value, this.#ioctlContext()));
+    // The file's ioctl may answer synchronously (a number: the MMIO fast path of RUN) or with a
+    // promise. The syscall's reference is dropped afterwards either way, as in #during, but
+    // without a closure per call (tsx wraps each named closure at creation) or extra turns.
+    of.refs++;
+    let answer: number | Promise<number>;
+    try {
+      answer = file.ioctl(request >>> 0, value, this.#ctx);
+    } catch (err) {
+      const release = this.#putQuiet(of);
+      if (release === undefined) throw err;
+      await release;
+      throw err;
+    }
+    if (typeof answer !== 'number') return this.#awaitThenPut(of, answer);
+    const release = this.#putQuiet(of);
+    if (release !== undefined) await release;
+    return answer;
   }
 
   /**
@@ -389,6 +412,28 @@ export class HostProcess {
     }
   }
 
+  /** The rest of a syscall whose body answered with a promise: settle it, then drop the reference. */
+  async #awaitThenPut<T>(of: OpenFile, answer: Promise<T>): Promise<T> {
+    try {
+      return await answer;
+    } finally {
+      const release = this.#putQuiet(of);
+      if (release !== undefined) await release;
+    }
+  }
+
+  /**
+   * Drop a syscall's reference: undefined when it was not the last, else the release's
+   * completion with its error swallowed (#put logged it; the syscall's own result stands).
+   */
+  #putQuiet(of: OpenFile): Promise<void> | undefined {
+    if (of.refs > 1) {
+      of.refs--;
+      return undefined;
+    }
+    return this.#put(of).catch(ignore);
+  }
+
   /** Drop one reference; on the last, run the release once and return its completion. */
   #put(of: OpenFile): Promise<void> {
     of.refs--;
@@ -420,12 +465,7 @@ export class HostProcess {
     return rec.unmapped;
   }
 
-  /** The context a file's ioctl gets: user memory, fget and fd installation. */
-  #ioctlContext(): IoctlContext {
-    return {
-      user: this.#mem,
-      fget: (fd) => this.#fds.get(fd)?.of.file,
-      installFd: (file, flags) => this.#install(file, flags?.cloexec ?? false),
-    };
-  }
 }
+
+/** Swallow a rejection (one function for all: no closure per call). */
+function ignore(): void {}

@@ -22,6 +22,9 @@ export const VcpuRunState = {
 } as const;
 
 /** VMMIO resume actions in resume word 1 (hypervisor.md §6; differ from the UAPI's). */
+/** The host hypercalls a fault plan may name (src/shared/faults.ts HypercallFault.call). */
+export const HOST_HYPERCALL_NAMES = ['vcpu_run', 'doorbell_send', 'doorbell_mask', 'memextent_donate', 'addrspace_map', 'addrspace_unmap'] as const;
+
 export const VmmioAction = { EMULATE: 0, RETRY: 1, FAULT: 2 } as const;
 
 /** memextent_donate option types (hypervisor.md §8). */

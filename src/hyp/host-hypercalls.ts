@@ -16,9 +16,10 @@
  * - vcpu_run needs AFFINITY | YIELD_TO; a capability to something else than a vCPU is
  *   ERROR_ARGUMENT_INVALID (hypervisor.md §6), a missing one the cspace error.
  * - doorbell_send needs SEND; doorbell_mask needs RECEIVE, as the 12/2023 hypervisor's
- *   hypercall does. The host's BELL_TX capability has SEND only, so Linux's one mask call for
- *   a LEVEL irqfd gets ERROR_CSPACE_INSUFFICIENT_RIGHTS, which Linux only warns about
- *   (uapi.md §8.13).
+ *   hypercall does. The RM gives the host's BELL_TX capability RECEIVE as well when the
+ *   doorbell's DT node has `source-can-clear` (src/rm-rpc/server/vm-resources.ts), so Linux's
+ *   one mask call for a LEVEL irqfd succeeds; without it the call gets
+ *   ERROR_CSPACE_INSUFFICIENT_RIGHTS, which Linux only warns about (uapi.md §8.13).
  * - memextent_donate needs DONATE on both extents; addrspace_map / unmap need MAP on the
  *   address space and on the extent. Options other than the type and bit 31 (NOSYNC) →
  *   ERROR_ARGUMENT_INVALID; map flags other than PARTIAL, PRIVATE, VMMIO, NOSYNC → likewise.

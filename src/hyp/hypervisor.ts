@@ -145,6 +145,8 @@ export class Hypervisor {
   readonly #log: Logger;
   /** Guest VMs' hypervisor state, by vmid. */
   readonly #vms = new Map<number, GuestVm>();
+  /** Each guest VM's `vcpu_run` environment (no closures made per run); goes with its GuestVm. */
+  readonly #runEnvs = new WeakMap<GuestVm, RunEnv>();
   /** Doorbell state, by object id (created on first use). */
   readonly #doorbells = new Map<number, Doorbell>();
   readonly #lines = new VirqLines();
@@ -397,23 +399,33 @@ export class Hypervisor {
   vcpuRun(o: HypObject, r0: bigint, r1: bigint, r2: bigint): VcpuRunResult {
     const vm = this.vm(o.vmid);
     const t = vm.thread(o);
-    const env: RunEnv = {
-      vm,
-      memory: this.memory,
-      budget: this.#budget,
-      bootGuest: this.#bootGuest,
-      haltVm: (caller, exitType, words) => {
-        if (vm.halt(caller)) this.events.emit('vm-exit', vm.vmid, exitType, words);
-      },
-      onFault: (dead, err) => {
-        this.#log.warn({ vmid: vm.vmid, vcpu: dead.index, err }, 'vCPU engine crashed');
-        if (!vm.halted) this.events.emit('vm-exit', vm.vmid, VmExitType.SOFTWARE_ERROR, [0]);
-      },
-      gunyahCall: (caller, n, args) => this.#guestHypercall(caller, n, args),
-    };
-    const result = runVcpu(env, t, r0, r1, r2);
-    this.events.emit('vcpu-state', { vmid: o.vmid, vcpu: t.index, objectId: o.id, result });
+    const result = runVcpu(this.#runEnv(vm), t, r0, r1, r2);
+    // The event object is made only when someone listens (this is the MMIO exit path).
+    if (this.events.listenerCount('vcpu-state') > 0) this.events.emit('vcpu-state', { vmid: o.vmid, vcpu: t.index, objectId: o.id, result });
     return result;
+  }
+
+  /** What `runVcpu` needs for guest VM `vm`: made at its first run and kept with it. */
+  #runEnv(vm: GuestVm): RunEnv {
+    let env = this.#runEnvs.get(vm);
+    if (env === undefined) {
+      env = {
+        vm,
+        memory: this.memory,
+        budget: this.#budget,
+        bootGuest: this.#bootGuest,
+        haltVm: (caller, exitType, words) => {
+          if (vm.halt(caller)) this.events.emit('vm-exit', vm.vmid, exitType, words);
+        },
+        onFault: (dead, err) => {
+          this.#log.warn({ vmid: vm.vmid, vcpu: dead.index, err }, 'vCPU engine crashed');
+          if (!vm.halted) this.events.emit('vm-exit', vm.vmid, VmExitType.SOFTWARE_ERROR, [0]);
+        },
+        gunyahCall: (caller, n, args) => this.#guestHypercall(caller, n, args),
+      };
+      this.#runEnvs.set(vm, env);
+    }
+    return env;
   }
 
   // ── doorbells and vIRQs ─────────────────────────────────────────────────

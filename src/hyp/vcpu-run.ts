@@ -28,7 +28,6 @@
  * (the generator finishes) powers its vCPU off as CPU_OFF would. An engine that throws kills its
  * vCPU: state FAULT once, then POWERED_OFF with the exited flag.
  */
-import { match } from 'ts-pattern';
 import { Esr, GuestException, type BootGuest, type GuestOp } from '../guest/api.js';
 import { HypErrorCode } from '../shared/hyp-errors.js';
 import { VcpuRunState, VmmioAction, type VcpuRunResult } from './host-api.js';
@@ -56,14 +55,19 @@ const READY = result(VcpuRunState.READY);
 /** EXPECTS_WAKEUP: sleep state 0 (WFI), woken from 1 (WFI). */
 const WFI_SLEEP = result(VcpuRunState.EXPECTS_WAKEUP, 0n, 1n);
 
-/** One executed operation: carry on with the next input, or stop with a run state. */
-type Step = { readonly kind: 'next'; readonly input: GuestInput } | { readonly kind: 'stop'; readonly result: VcpuRunResult };
-const next = (value: bigint): Step => ({ kind: 'next', input: { kind: 'value', value } });
-const raise = (esr: bigint, far: number, why: string): Step => ({
-  kind: 'next',
-  input: { kind: 'throw', exc: new GuestException(esr, BigInt(far), why) },
-});
-const stop = (r: VcpuRunResult): Step => ({ kind: 'stop', result: r });
+/** The guest input "carry on with this value" after an operation. */
+const valueInput = (value: bigint): GuestInput => ({ kind: 'value', value });
+/** The guest input "take this synchronous exception" after an operation. */
+const raise = (esr: bigint, far: number, why: string): GuestInput => ({ kind: 'throw', exc: new GuestException(esr, BigInt(far), why) });
+
+const EMULATE = BigInt(VmmioAction.EMULATE);
+const RETRY = BigInt(VmmioAction.RETRY);
+const FAULT = BigInt(VmmioAction.FAULT);
+const MASK64 = (1n << 64n) - 1n;
+/** BigInt(n) for n = 0..8. */
+const BIG_LENS: readonly bigint[] = Array.from({ length: 9 }, (_, n) => BigInt(n));
+/** sizeMask of lengths 0..7. */
+const SMALL_MASKS: readonly bigint[] = Array.from({ length: 8 }, (_, n) => (1n << BigInt(8 * n)) - 1n);
 
 /**
  * vcpu_run of thread `t` with resume words `r0..r2` (the capability was checked by the caller).
@@ -131,89 +135,114 @@ function runLocked(env: RunEnv, t: VcpuThread, r0: bigint, r1: bigint): VcpuRunR
       }
       op = step.value;
     }
-    const s = execute(env, t, op);
-    if (s.kind === 'stop') return s.result;
-    t.input = s.input;
+    const stopped = execute(env, t, op);
+    if (stopped !== undefined) return stopped;
   }
 }
 
 /** The guest input that ends a VMMIO exit given resume words 0 and 1; undefined for a bad action. */
 function vmmioResume(op: DataOp, r0: bigint, r1: bigint): GuestInput | undefined {
-  if (r1 === BigInt(VmmioAction.EMULATE)) {
-    return { kind: 'value', value: op.kind === 'load' ? r0 & sizeMask(op.len) : 0n };
-  }
-  if (r1 === BigInt(VmmioAction.RETRY)) return { kind: 'replay', op };
-  if (r1 === BigInt(VmmioAction.FAULT)) {
+  if (r1 === EMULATE) return valueInput(op.kind === 'load' ? loadValue(r0, op.len) : 0n);
+  if (r1 === RETRY) return { kind: 'replay', op };
+  if (r1 === FAULT) {
     const esr = Esr.DATA_ABORT_EXTERNAL | (op.kind === 'store' ? Esr.WNR : 0n);
     return { kind: 'throw', exc: new GuestException(esr, BigInt(op.addr), 'the VMM failed the MMIO access') };
   }
   return undefined;
 }
 
-function execute(env: RunEnv, t: VcpuThread, op: GuestOp): Step {
-  return match(op)
-    .with({ kind: 'load' }, (o) => dataAccess(env, t, o))
-    .with({ kind: 'store' }, (o) => dataAccess(env, t, o))
-    .with({ kind: 'fetch' }, (o) => fetch(env, t, o))
-    .with({ kind: 'hvc' }, (o) => {
-      const out = handleHvc(env, t, o.fn, o.args);
-      return out.kind === 'return' ? next(out.x0) : stop(result(out.state, out.data0, out.data1));
-    })
-    .with({ kind: 'wfi' }, () => {
+/**
+ * Execute one operation. Returns the run state when the vCPU stops; otherwise sets the next
+ * input of the engine (`t.input`) and returns undefined.
+ */
+function execute(env: RunEnv, t: VcpuThread, op: GuestOp): VcpuRunResult | undefined {
+  switch (op.kind) {
+    case 'load':
+    case 'store':
+      return dataAccess(env, t, op);
+    case 'fetch':
+      return fetch(env, t, op);
+    case 'hvc': {
+      const out = handleHvc(env, t, op.fn, op.args);
+      if (out.kind !== 'return') return result(out.state, out.data0, out.data1);
+      t.input = valueInput(out.x0);
+      return undefined;
+    }
+    case 'wfi': {
       const irq = env.vm.takeInterrupt();
-      if (irq !== undefined) return next(BigInt(irq));
+      if (irq !== undefined) {
+        t.input = valueInput(BigInt(irq));
+        return undefined;
+      }
       t.awaiting = { kind: 'wfi' };
-      return stop(WFI_SLEEP);
-    })
-    .with({ kind: 'spin' }, () => {
-      t.input = { kind: 'value', value: 0n };
-      return stop(READY);
-    })
-    .exhaustive();
+      return WFI_SLEEP;
+    }
+    case 'spin':
+      t.input = valueInput(0n);
+      return READY;
+    default:
+      return unknownOp(op);
+  }
 }
 
-function dataAccess(env: RunEnv, t: VcpuThread, op: DataOp): Step {
+/** Every operation kind is handled above; an engine outside the type system gets a TypeError. */
+function unknownOp(op: never): never {
+  throw new TypeError(`unknown guest operation ${JSON.stringify(op)}`);
+}
+
+function dataAccess(env: RunEnv, t: VcpuThread, op: DataOp): VcpuRunResult | undefined {
   const write = op.kind === 'store';
   const vmid = env.vm.vmid;
   if (!validAddress(op.addr, op.len)) {
-    return raise(Esr.DATA_ABORT_TRANSLATION | (write ? Esr.WNR : 0n), 0, `bad address ${String(op.addr)}`);
+    t.input = raise(Esr.DATA_ABORT_TRANSLATION | (write ? Esr.WNR : 0n), 0, `bad address ${String(op.addr)}`);
+    return undefined;
   }
   const fault = env.memory.check(vmid, op.addr, op.len, write ? 'write' : 'read');
   if (fault === undefined) {
-    if (!write) return next(fromLe(env.memory.read(vmid, op.addr, op.len)));
-    env.memory.write(vmid, op.addr, toLe(op.value, op.len));
-    return next(0n);
+    if (!write) {
+      t.input = valueInput(fromLe(env.memory.read(vmid, op.addr, op.len)));
+    } else {
+      env.memory.write(vmid, op.addr, toLe(op.value, op.len));
+      t.input = valueInput(0n);
+    }
+    return undefined;
   }
   if (env.vm.inDemandPaging(fault.ipa)) return pageFault(t, op, fault, write);
   if (fault.reason === 'unmapped') {
     t.awaiting = { kind: 'vmmio', op };
     return write
-      ? stop(result(VcpuRunState.ADDRSPACE_VMMIO_WRITE, BigInt(op.addr), BigInt(op.len), op.value & sizeMask(op.len)))
-      : stop(result(VcpuRunState.ADDRSPACE_VMMIO_READ, BigInt(op.addr), BigInt(op.len)));
+      ? result(VcpuRunState.ADDRSPACE_VMMIO_WRITE, BigInt(op.addr), bigLen(op.len), op.value & sizeMask(op.len))
+      : result(VcpuRunState.ADDRSPACE_VMMIO_READ, BigInt(op.addr), bigLen(op.len));
   }
-  return raise(Esr.DATA_ABORT_PERMISSION | (write ? Esr.WNR : 0n), fault.ipa, `${fault.kind} permission fault`);
+  t.input = raise(Esr.DATA_ABORT_PERMISSION | (write ? Esr.WNR : 0n), fault.ipa, `${fault.kind} permission fault`);
+  return undefined;
 }
 
-function fetch(env: RunEnv, t: VcpuThread, op: Extract<GuestOp, { kind: 'fetch' }>): Step {
+function fetch(env: RunEnv, t: VcpuThread, op: Extract<GuestOp, { kind: 'fetch' }>): VcpuRunResult | undefined {
   const vmid = env.vm.vmid;
-  if (!validAddress(op.addr, op.len)) return raise(Esr.DATA_ABORT_TRANSLATION, 0, `bad fetch address ${String(op.addr)}`);
+  if (!validAddress(op.addr, op.len)) {
+    t.input = raise(Esr.DATA_ABORT_TRANSLATION, 0, `bad fetch address ${String(op.addr)}`);
+    return undefined;
+  }
   const fault = env.memory.check(vmid, op.addr, op.len, 'exec');
   if (fault === undefined) {
     // Execute-only mappings are legal: read through the translation, not the R-checked path.
     const bytes = new Uint8Array(op.len);
     for (const p of env.memory.translate(vmid, op.addr, op.len)) bytes.set(env.memory.readPhys(p.pa, p.size), p.ipa - op.addr);
     t.cpu!.fetched = bytes;
-    return next(0n);
+    t.input = valueInput(0n);
+    return undefined;
   }
   if (fault.reason === 'unmapped' && env.vm.inDemandPaging(fault.ipa)) return pageFault(t, op, fault, false);
   // The host's demand paging never grants X to a page it could not provide: no page fault for it.
   const esr = fault.reason === 'unmapped' ? Esr.DATA_ABORT_TRANSLATION : Esr.DATA_ABORT_PERMISSION;
-  return raise(esr, fault.ipa, `instruction fetch ${fault.reason}`);
+  t.input = raise(esr, fault.ipa, `instruction fetch ${fault.reason}`);
+  return undefined;
 }
 
-function pageFault(t: VcpuThread, op: GuestOp, fault: MemFaultInfo, write: boolean): Step {
+function pageFault(t: VcpuThread, op: GuestOp, fault: MemFaultInfo, write: boolean): VcpuRunResult {
   t.awaiting = { kind: 'page-fault', op };
-  return stop(result(VcpuRunState.ADDRSPACE_PAGE_FAULT, BigInt(fault.ipa), write ? 1n : 0n));
+  return result(VcpuRunState.ADDRSPACE_PAGE_FAULT, BigInt(fault.ipa), write ? 1n : 0n);
 }
 
 /** The engine threw: the vCPU is dead. FAULT now, POWERED_OFF exited afterwards. */
@@ -228,8 +257,20 @@ function validAddress(addr: number, len: number): boolean {
   return Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(len) && len >= 0 && addr + len <= 2 ** 52;
 }
 
+/** `r0` cut to a `len`-byte load (a value already in range is kept: no new bigint). */
+function loadValue(r0: bigint, len: number): bigint {
+  if (len >= 8 && r0 >= 0n && r0 <= MASK64) return r0;
+  return r0 & sizeMask(len);
+}
+
+/** BigInt(len), from a table for the access sizes 0..8. */
+function bigLen(len: number): bigint {
+  return BIG_LENS[len] ?? BigInt(len);
+}
+
 function sizeMask(len: number): bigint {
-  return len >= 8 ? (1n << 64n) - 1n : (1n << BigInt(8 * len)) - 1n;
+  if (len >= 8) return MASK64;
+  return SMALL_MASKS[len] ?? (1n << BigInt(8 * len)) - 1n;
 }
 
 function fromLe(b: Uint8Array): bigint {

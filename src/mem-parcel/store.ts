@@ -604,7 +604,7 @@ export class ParcelStore {
   // ── RM-internal use ──────────────────────────────────────────────────────
 
   /**
-   * An accept the RM makes itself on behalf of `vmid` (VM_INIT mapping the VM's image parcel):
+   * An accept the RM makes itself on behalf of `vmid` (VM_START mapping the VM's image parcel):
    * the whole parcel, mapped as one block at `ipa` with the rights and attribute of `vmid`'s
    * ACL entry, through the same checks and effects as a MEM_ACCEPT with DONE and MAP_CONTIGUOUS
    * (the borrower becomes shared and mapped, share_count + 1, state SHARED, the IPAs reserved).
@@ -633,7 +633,10 @@ export class ParcelStore {
    * extent `to` (the VM's private extent), the VM keeps its mapping at the same IPAs and
    * rights, and the parcel is gone. From then on the host reclaims those pages like any page
    * it gave the guest (uapi.md §8.2 step 12: Linux records the DTB pages as provided to the
-   * guest once the VM starts; docs/decisions.md B12).
+   * guest once the VM starts; docs/decisions.md B12). A SHARE parcel's memory goes back to its
+   * owner's extent instead (a shared page stays the owner's, and Linux reclaims it from
+   * guest_shared to host_shared, both the host's RAM extent, B10), and the owner's own mapping
+   * is restored as a reclaim would.
    * @throws ParcelError HANDLE_INVALID when `vmid` has not accepted the parcel
    */
   absorbInto(vmid: number, handle: number, to: number): void {
@@ -642,14 +645,17 @@ export class ParcelStore {
     const slot = p.acl.find((a) => a.vmid === vmid && a.mapped);
     need(slot !== undefined, 'HANDLE_INVALID', `VM ${vmid} has not accepted parcel ${handle}`);
     const { mem } = this.deps;
+    const share = p.transType === TransType.SHARE;
+    const dest = share ? this.deps.ownExtent(p.owner) : to;
     let off = 0;
     for (let i = 0; i < p.regions.length; i++) {
       const r = p.regions[i]!;
       const ipa = slot.contiguous ? slot.ipas[0]! + off : slot.ipas[i]!;
       off += r.size;
       mem.unmap(vmid, p.extent, ipa, r.size);
-      mem.donate(p.extent, to, r.pa, r.size);
-      mem.map(vmid, to, ipa, r.pa, r.size, slot.rights);
+      if (share) this.#giveBack(p, [r]);
+      else mem.donate(p.extent, dest, r.pa, r.size);
+      mem.map(vmid, dest, ipa, r.pa, r.size, slot.rights);
     }
     // The IPAs stay reserved for the VM: its memory is still mapped there (freed with the VM).
     mem.destroyExtent(p.extent);

@@ -12,7 +12,7 @@
 export interface RmFault {
   readonly msgId: number;
   readonly occurrence?: number;
-  /** RM error name ('NO_MEMORY', …) or numeric code. */
+  /** RM error name ('NOMEM', 'MEM_INUSE', …) or numeric code; checked at createEmulator. */
   readonly error: string | number;
   /** Fail every occurrence from `occurrence` on, not only that one. */
   readonly sticky?: boolean;
@@ -22,7 +22,7 @@ export interface RmFault {
 export interface HypercallFault {
   readonly call: string;
   readonly occurrence?: number;
-  /** Hypervisor error name ('ERROR_BUSY', …) or numeric code. */
+  /** Hypervisor error name ('ERROR_BUSY', …) or numeric code; checked at createEmulator. */
   readonly error: string | number;
   readonly sticky?: boolean;
 }

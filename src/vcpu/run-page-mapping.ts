@@ -15,6 +15,13 @@ import type { MappingBackend } from '../host/kernel-file.js';
 import { SigbusError } from '../shared/sigbus-error.js';
 import { PAGE_SIZE, RUN_IMMEDIATE_EXIT } from '../vm-mgr/uapi/index.js';
 
+/** Writes up to this many bytes are copied byte by byte. */
+const SMALL_WRITE = 64;
+/** Reads up to this many bytes are served from the mapping's slab. */
+const SMALL_READ = 64;
+/** Size of one slab of small reads. */
+const SLAB_SIZE = 4096;
+
 /** What the mapping needs of its vCPU. */
 export interface RunPageOwner {
   /** The run page: exactly PAGE_SIZE bytes. */
@@ -42,15 +49,34 @@ export function runPageMapping(owner: RunPageOwner, fileOffset: number, addr: bi
     }
     return start;
   };
+  // Small reads (the run page's 40 bytes after each RUN) are copied into consecutive slices of
+  // a 4 KiB slab, as Node's Buffer pool does: each read still gets bytes of its own, and a
+  // DataView over them (the run-page decoder makes one) needs no ArrayBuffer of its own. A
+  // typed array of ≤ 64 bytes made by `slice` lives on the JS heap until something asks for
+  // its `.buffer`, which then allocates one: that was most of the cost of an MMIO exit.
+  let slab = new ArrayBuffer(SLAB_SIZE);
+  let used = 0;
   return {
     read(off, length) {
       const start = check(off, length);
-      return page.slice(start, start + length);
+      if (!(length >= 0 && length <= SMALL_READ)) return page.slice(start, start + length);
+      if (used + length > SLAB_SIZE) {
+        slab = new ArrayBuffer(SLAB_SIZE);
+        used = 0;
+      }
+      const out = new Uint8Array(slab, used, length);
+      used += (length + 7) & ~7;
+      for (let i = 0; i < length; i++) out[i] = page[start + i]!;
+      return out;
     },
     write(off, bytes) {
-      const start = check(off, bytes.byteLength);
-      page.set(bytes, start);
-      const coversFlag = start <= RUN_IMMEDIATE_EXIT && start + bytes.byteLength > RUN_IMMEDIATE_EXIT;
+      const n = bytes.byteLength;
+      const start = check(off, n);
+      // A VMM writes a few bytes at a time (mmio.data, a resume action): a byte loop is much
+      // cheaper than TypedArray.prototype.set for those.
+      if (n <= SMALL_WRITE) for (let i = 0; i < n; i++) page[start + i] = bytes[i]!;
+      else page.set(bytes, start);
+      const coversFlag = start <= RUN_IMMEDIATE_EXIT && start + n > RUN_IMMEDIATE_EXIT;
       if (coversFlag && page[RUN_IMMEDIATE_EXIT] !== 0) owner.kick();
     },
     unmap() {

@@ -52,8 +52,13 @@ export class GuestMemFile implements KernelFile {
   readonly #deps: GuestMemDeps;
   /** page index → physical address */
   readonly #pages = new Map<number, number>();
-  /** Live host mappings, as page-index ranges [start, end). */
-  readonly #mmaps = new Set<{ start: number; end: number }>();
+  /**
+   * Live host mappings, as page-index ranges [start, end), each with the pages the host has
+   * faulted in through it (its page-table entries). Only those count as "mapped by userspace"
+   * (Linux's folio_mapped): a mapping the host has not touched a page through does not stop the
+   * page from being lent (uapi.md §8.11, §6.4 host page fault → reclaim or SIGBUS).
+   */
+  readonly #mmaps = new Set<{ start: number; end: number; readonly faulted: Set<number> }>();
   #released = false;
   #freed = false;
   #leaked = 0;
@@ -83,9 +88,9 @@ export class GuestMemFile implements KernelFile {
     return pa;
   }
 
-  /** True when a live host mapping covers page `index`. */
+  /** True when a live host mapping has page `index` faulted in (the host touched it through it). */
   hostMapped(index: number): boolean {
-    for (const m of this.#mmaps) if (index >= m.start && index < m.end) return true;
+    for (const m of this.#mmaps) if (m.faulted.has(index)) return true;
     return false;
   }
 
@@ -122,17 +127,17 @@ export class GuestMemFile implements KernelFile {
       const r = b.owner.reclaimFrames(b.gfn + (lo - b.fileIndex), hi - lo);
       if (r < 0) throw new ErrnoError(errnoNameOf(-r) ?? 'EINVAL', 'mmap: reclaiming lent pages from the guest failed');
     }
-    const range = { start, end };
+    const range = { start, end, faulted: new Set<number>() };
     this.#mmaps.add(range);
     const file = this;
     return {
       read(off, len) {
         const out = new Uint8Array(len);
-        file.#access(offset + off, len, 'read', addr + BigInt(off), (pa, at, n) => out.set(file.#deps.hyp.readMemory(pa, n), at));
+        file.#access(range.faulted, offset + off, len, 'read', addr + BigInt(off), (pa, at, n) => out.set(file.#deps.hyp.readMemory(pa, n), at));
         return out;
       },
       write(off, bytes) {
-        file.#access(offset + off, bytes.length, 'write', addr + BigInt(off), (pa, at, n) => file.#deps.hyp.writeMemory(pa, bytes.subarray(at, at + n)));
+        file.#access(range.faulted, offset + off, bytes.length, 'write', addr + BigInt(off), (pa, at, n) => file.#deps.hyp.writeMemory(pa, bytes.subarray(at, at + n)));
       },
       unmap() {
         file.#mmaps.delete(range);
@@ -140,8 +145,11 @@ export class GuestMemFile implements KernelFile {
     };
   }
 
-  /** Host access through a mapping: page by page, faulting pages in, SIGBUS when not accessible. */
-  #access(fileOff: number, len: number, kind: 'read' | 'write', userAddr: bigint, op: (pa: number, at: number, n: number) => void): void {
+  /**
+   * Host access through a mapping: page by page, faulting pages in (recorded in `faulted`, the
+   * mapping's page-table entries), SIGBUS when not accessible.
+   */
+  #access(faulted: Set<number>, fileOff: number, len: number, kind: 'read' | 'write', userAddr: bigint, op: (pa: number, at: number, n: number) => void): void {
     let at = 0;
     while (at < len) {
       const pos = fileOff + at;
@@ -162,6 +170,7 @@ export class GuestMemFile implements KernelFile {
           throw new SigbusError(userAddr + BigInt(at), `page ${index} of the guest-memory file is owned by a guest`);
         }
       }
+      faulted.add(index);
       op(pa + inPage, at, n);
       at += n;
     }

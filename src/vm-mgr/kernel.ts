@@ -50,7 +50,6 @@ export class GunyahKernel {
   readonly pages: PageAllocator;
   readonly #vms = new Set<GunyahVm>();
   readonly #byVmid = new Map<number, GunyahVm>();
-  readonly #files = new Set<GuestMemFile>();
   readonly #unsubscribe: () => void;
   #nextVm = 1;
   #hostVmid: number | undefined;
@@ -106,7 +105,6 @@ export class GunyahKernel {
         if (flags & ~BigInt(GHMF_CLOEXEC | GHMF_ALLOW_HUGEPAGE)) throw new ErrnoError('EINVAL', `flags 0x${flags.toString(16)}`);
         if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError('EINVAL', 'size too large');
         const file = new GuestMemFile({ pages: this.pages, hyp: this.ctx.hyp, quirks: this.ctx.quirks }, Number(size), Number(flags));
-        this.#files.add(file);
         return ctx.installFd(file, { cloexec: (flags & BigInt(GHMF_CLOEXEC)) !== 0n });
       }
       default:

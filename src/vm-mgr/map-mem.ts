@@ -70,11 +70,12 @@ function unmap(vm: GunyahVm, file: GuestMemFile, flags: number, gfn: number, pag
   if (!prefix && !suffix) throw new ErrnoError('EINVAL', 'removing the middle of a binding is not supported');
   const r = reclaimRange(vm, gfn, pages);
   if (r < 0) throw new ErrnoError(errnoNameOf(-r) ?? 'EINVAL', 'reclaiming the range from the guest failed');
+  // QUIRK K17: every successful UNMAP (whole, prefix or suffix) leaks the file reference the
+  // call itself took on guest_mem_fd, so the file and its pages are never freed.
+  if (vm.quirks.k17UnmapLeaksFileRef) file.leakReference();
   if (prefix && suffix) {
     vm.bindings.splice(vm.bindings.indexOf(b), 1);
-    // QUIRK K17: the file reference is leaked, so the file's pages are never freed.
-    if (vm.quirks.k17UnmapLeaksFileRef) file.bindings.delete(b), file.leakReference();
-    else file.unbind(b);
+    file.unbind(b);
   } else if (prefix) {
     b.gfn += pages;
     b.fileIndex += pages;

@@ -26,14 +26,15 @@ async function teardownLocked(vm: GunyahVm): Promise<void> {
     log.warn({ err }, 'VM teardown without the RM link: RM state stays behind');
   }
   const S = LinuxVmStatus;
-  // 1. Force stop, then wait for the VM_EXITED notification.
+  // 1. Force stop, then wait for the VM_EXITED notification. A failed stop is only logged:
+  // the wait (uninterruptible, no timeout) happens either way, until the VM exits by itself.
   if (vm.status === S.RUNNING && rm) {
     try {
       await rm.vmStop(vm.vmid);
-      await vm.waitFor(() => vm.status !== S.RUNNING);
     } catch (err) {
       log.warn({ err, vmid: vm.vmid }, 'VM_STOP failed during teardown');
     }
+    await vm.waitFor(() => vm.status !== S.RUNNING);
   }
   // 2. Reclaim the DTB parcel of a VM that never ran.
   if ((vm.status === S.LOAD || vm.status === S.READY || vm.status === S.INIT_FAILED) && vm.dtbParcel?.handle !== undefined && rm) {

@@ -16,7 +16,8 @@ import { providePage, reclaimRange, type PagedPage, type PagingVm } from './dema
 import type { KernelContext } from './kernel-context.js';
 import { TicketRegistry } from './tickets.js';
 import { PAGE_SIZE } from './page-allocator.js';
-import { compareIoeventfdWrite } from '../functions/ioeventfd-order.js';
+import { compareIoeventfd, compareIoeventfdWrite } from '../functions/ioeventfd-order.js';
+import { ErrnoError } from '../shared/errno.js';
 import {
   LinuxVmStatus,
   type IoeventfdEntry,
@@ -170,9 +171,22 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
 
   // ── memory ───────────────────────────────────────────────────────────────
 
+  /**
+   * The binding that holds guest frame `gfn`. `bindings` is sorted by gfn and its ranges do not
+   * overlap (MAP_MEM keeps both; kernel.ts checkInvariants checks them), so a binary search for
+   * the last binding starting at or below `gfn` finds the only candidate.
+   */
   bindingAt(gfn: number): Binding | undefined {
-    for (const b of this.bindings) if (gfn >= b.gfn && gfn < b.gfn + b.pages) return b;
-    return undefined;
+    const list = this.bindings;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.gfn <= gfn) lo = mid + 1;
+      else hi = mid;
+    }
+    const b = lo > 0 ? list[lo - 1]! : undefined;
+    return b !== undefined && gfn < b.gfn + b.pages ? b : undefined;
   }
 
   demandPage(gpa: bigint, write: boolean): number {
@@ -185,7 +199,11 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
 
   // ── ioeventfds ───────────────────────────────────────────────────────────
 
+  /** Add a handler; an equal one already in the table (§8.14 ordering) is EEXIST. */
   addIoeventfd(e: IoeventfdEntry): void {
+    for (const h of this.ioeventfds) {
+      if (compareIoeventfd(h, e) === 0) throw new ErrnoError('EEXIST', 'an equal ioeventfd handler is already installed');
+    }
     this.ioeventfds.push(e);
   }
 

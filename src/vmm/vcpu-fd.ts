@@ -29,10 +29,16 @@ export class VcpuFd {
   }
 
   /** GUNYAH_VCPU_RUN, then the exit it reported. @rejects ErrnoError (EINTR, ENODEV, …) */
-  async run(): Promise<RunPage> {
-    await this.#host.ioctl(this.fd, GUNYAH_VCPU_RUN);
-    return this.exit();
+  run(): Promise<RunPage> {
+    try {
+      return this.#host.ioctl(this.fd, GUNYAH_VCPU_RUN).then(this.#exit);
+    } catch (err) {
+      return Promise.reject(err); // a host that throws instead of rejecting: still a rejection
+    }
   }
+
+  /** `exit()` as a callback, made once (no closure per RUN). */
+  readonly #exit = (): RunPage => this.exit();
 
   /** The run page's current exit, decoded. */
   exit(): RunPage {
@@ -41,9 +47,9 @@ export class VcpuFd {
 
   /** Answer an MMIO read: the first `len` bytes of `value`, little-endian, into mmio.data. */
   setMmioData(value: bigint, len = 8): void {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, value), true);
-    this.page.write(MMIO_DATA, b.subarray(0, len));
+    // setBigUint64 takes the value modulo 2^64, as BigInt.asUintN(64, ·) would.
+    this.#dataView.setBigUint64(0, value, true);
+    this.page.write(MMIO_DATA, len === 8 ? this.#data : this.#data.subarray(0, len));
   }
 
   /** mmio.resume_action: 0 HANDLED, 1 FAULT, 2 RETRY (any byte, for testing). */
@@ -55,6 +61,13 @@ export class VcpuFd {
   setImmediateExit(on: boolean): void {
     this.page.write(RUN_IMMEDIATE_EXIT, Uint8Array.of(on ? 1 : 0));
   }
+
+  /**
+   * Scratch for setMmioData: 8 bytes with their own ArrayBuffer (so the DataView over them is
+   * made once), copied into the mapping by each write.
+   */
+  readonly #data = new Uint8Array(new ArrayBuffer(8));
+  readonly #dataView = new DataView(this.#data.buffer);
 
   async close(): Promise<void> {
     await this.page.unmap();

@@ -37,7 +37,7 @@ describe('ACCEPT: IPAs and refusals', () => {
     expect((await rig.guest(g4, RmMsgId.MEM_RELEASE, MEM_RELEASE_REQ.encode({ handle: h, flags: 0 }))).err).toBe('MEM_RELEASED');
     for (const g of [g1, g2, g3]) expect((await rig.guest(g, RmMsgId.MEM_RELEASE, MEM_RELEASE_REQ.encode({ handle: h, flags: 0 }))).err).toBe('OK');
     expect(rig.emu.rm.inspect().parcels.find((p) => p.handle === h)?.state).toBe('SHARING');
-    // Only its image parcel, which VM_INIT mapped at the DT's memory base (decisions B1).
+    // Only its image parcel, which VM_START mapped at the DT's memory base (decisions B1).
     expect(rig.emu.hyp.memory.mappingsOf(g4.vmid).map((m) => m.ipa)).toEqual([0x8000_0000]);
     expect((await answerOf(() => rig.calls.memReclaim(h))).err).toBe('OK');
     expect(rig.emu.checkInvariants()).toEqual([]);

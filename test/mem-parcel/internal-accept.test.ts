@@ -1,7 +1,8 @@
 // The parcel store's RM-internal operations: an accept the RM makes on a VM's behalf at a given
-// IPA (VM_INIT mapping the image parcel), which then behaves like any accept (reservations,
-// RELEASE, reset release, RECLAIM refused while accepted), and writing a parcel's contents
-// through physical memory across regions.
+// IPA (VM_START mapping the image parcel, docs/decisions.md B3), which then behaves like any
+// accept (reservations, RELEASE, reset release, RECLAIM refused while accepted), and reading and
+// writing a parcel's contents through physical memory across regions (how VM_INIT reads the DTB
+// without accepting anything).
 //
 // Reference: rm-rpc.md §16.4–§16.5 (accept, release, reclaim), §15.4 (reset releases).
 import { describe, expect, test } from 'vitest';
@@ -94,6 +95,20 @@ describe('ParcelStore.acceptAt', () => {
     expect(code(() => store.acceptAt(VM, 0x7777, IPA))).toBe('HANDLE_INVALID');
     expect(code(() => store.acceptAt(OTHER, p.handle, IPA))).toBe('VMID_INVALID');
     expect(p.state).toBe('SHARING');
+  });
+});
+
+describe('ParcelStore.readContents', () => {
+  test('reads a lent parcel nobody accepted, across regions, and accepts nothing (how VM_INIT reads the DTB)', () => {
+    const { hyp, store, lend } = setup();
+    hyp.memory.write(HOST, PA + PAGE - 3, Uint8Array.of(1, 2, 3));
+    hyp.memory.write(HOST, PA + 2 * PAGE, Uint8Array.of(4, 5));
+    const p = lend(PA, 2);
+    expect(store.readContents(p, PAGE - 3, 5)).toEqual(Uint8Array.of(1, 2, 3, 4, 5));
+    expect(p.state).toBe('SHARING');
+    expect(p.acl[0]).toMatchObject({ shared: false, mapped: false });
+    expect(hyp.memory.mappingsOf(VM)).toEqual([]);
+    expect(code(() => store.reclaim(HOST, p.handle, false))).toBe('OK');
   });
 });
 

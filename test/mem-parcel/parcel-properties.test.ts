@@ -36,7 +36,7 @@ import { MemAcceptFlag, MemAppendFlag, MemCreateFlag, MemNotifyFlag, MemRights, 
 import { HOST, ParcelRig, answerOf, u32, type Answer, type Guest, type Notif } from './support.js';
 import { TEST_MEMORY_BASE } from '../../src/conformance/dtb.js';
 
-/** Where VM_INIT maps each guest's image parcel (the test DT's memory base-address, decisions B1). */
+/** Where VM_START maps each guest's image parcel (the test DT's memory base-address, decisions B1). */
 const IMAGE_IPA = Number(TEST_MEMORY_BASE);
 /** A guest's stage-2 mappings other than its image parcel's. */
 const notImage = (m: { readonly ipa: number }): boolean => m.ipa !== IMAGE_IPA;
@@ -716,7 +716,7 @@ class Run {
    */
   async reset(gi: number, expected: Array<{ to: number; n: Notif }>): Promise<void> {
     const g = this.g[gi]!;
-    // The image parcel VM_INIT accepted for the guest is released too (decisions B2).
+    // The image parcel VM_START accepted for the guest is released too (decisions B2).
     const image = this.rig.imageHandles[this.rig.guests.indexOf(g)]!;
     expected.push({ to: HOST, n: { msgId: RmNotifId.MEM_RELEASED, payload: MEM_OWNER_NOTIF_PAYLOAD.encode({ handle: image, vmid: g.vmid, memInfoTag: 0 }) } });
     for (const p of this.model.parcels.values()) {

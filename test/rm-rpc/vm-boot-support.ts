@@ -3,9 +3,10 @@
  * client on the host link, and a VM booted the way Linux v17 does it (uapi.md §8.2): the host
  * writes the DTB into its own RAM, lends the pages (MEM_LEND, one ACL entry), configures the
  * image with the DTB's offset in the parcel and the DTB region size, sets the IMAGE address
- * layout to the guest address of those pages, then VM_INIT.
+ * layout to the guest address of those pages, then VM_INIT, and on request VM_START (where the
+ * RM maps the image into the VM and writes the overlay, docs/decisions.md B3).
  *
- * Reference: uapi.md §8.2 steps 3–9, §8.12; rm-rpc.md §12.2–§12.3, §16. Drives the RM directly
+ * Reference: uapi.md §8.2 steps 3–13, §8.12; rm-rpc.md §12.1–§12.3, §16. Drives the RM directly
  * (no host kernel model), so the tests see only the RM and the memory model.
  */
 import { Hypervisor } from '../../src/hyp/hypervisor.js';
@@ -47,6 +48,8 @@ export interface BootOptions {
   readonly demandPaging?: ReadonlyArray<{ address: bigint; size: bigint }>;
   /** Parcel memory type (default NORMAL). */
   readonly memType?: number;
+  /** Send VM_START after a successful VM_INIT (default false). */
+  readonly start?: boolean;
 }
 
 export interface Booted {
@@ -62,6 +65,8 @@ export interface Booted {
   readonly guestDtb: number;
   /** VM_INIT's outcome. */
   readonly init: RmErrorName | 'OK';
+  /** VM_START's outcome, when it was sent. */
+  readonly start?: RmErrorName | 'OK';
 }
 
 export class BootRig {
@@ -75,8 +80,9 @@ export class BootRig {
   constructor(
     readonly hyp: Hypervisor = new Hypervisor({ cpus: 8 }),
     firmware: 'v17' | 'public-12-2023' = 'v17',
+    imageParcelAtStart: 'absorb' | 'keep' = 'absorb',
   ) {
-    this.rm = createRmServer({ hyp, firmware });
+    this.rm = createRmServer({ hyp, firmware, imageParcelAtStart });
     const ep = this.rm.vmEndpoint(HOST);
     if (!ep) throw new Error('no host link');
     this.client = createRmClient({ transport: ep });
@@ -84,7 +90,7 @@ export class BootRig {
     this.calls = new RmCalls(this.client);
   }
 
-  /** Allocate a VM and take it through CONFIG_IMAGE (and the layout) to VM_INIT. */
+  /** Allocate a VM and take it through CONFIG_IMAGE (and the layout) to VM_INIT (and VM_START). */
   async boot(o: BootOptions = {}): Promise<Booted> {
     const dtb = o.dtb ?? buildTestDtb(o.dtbOptions);
     const dtOffset = o.dtOffset ?? 0;
@@ -111,7 +117,8 @@ export class BootRig {
     if (o.demandPaging) await this.calls.vmSetDemandPaging(vmid, o.demandPaging);
     if (o.layout ?? true) await this.calls.vmSetAddressLayout(vmid, 0, BigInt(GUEST_DTB_BASE), BigInt(parcelSize));
     const init = await errName(() => this.calls.vmInit(vmid));
-    return { vmid, handle, pa, parcelSize, dtb, guestDtb: GUEST_DTB_BASE + dtOffset, init };
+    const start = o.start && init === 'OK' ? await errName(() => this.calls.vmStart(vmid)) : undefined;
+    return { vmid, handle, pa, parcelSize, dtb, guestDtb: GUEST_DTB_BASE + dtOffset, init, ...(start !== undefined ? { start } : {}) };
   }
 
   async state(vmid: number): Promise<number> {

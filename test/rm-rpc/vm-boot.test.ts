@@ -1,10 +1,13 @@
-// VM_INIT on the RM side: the image parcel (the DTB parcel Linux lent) is mapped into the new
-// VM at the IMAGE address layout base, the DT overlay is applied in place, every DTB failure
-// gets the real RM's error and leaves the VM in INIT_FAILED with nothing mapped, the memory
-// extents are the memory model's, and a reset releases the mapping so the host can reclaim.
+// VM boot on the RM side: VM_INIT reads the image parcel (the DTB parcel Linux lent) without
+// accepting it, builds the resources and the overlay; VM_START maps the parcel into the new VM at
+// the IMAGE address layout base, writes the overlay in place and absorbs the parcel as the VM's
+// memory (or keeps it accepted). Every DTB failure at VM_INIT gets the real RM's error and leaves
+// the VM in INIT_FAILED with nothing mapped; a refused accept at VM_START is NORESOURCE and
+// INIT_FAILED. The memory extents are the memory model's, and a reset gives everything back.
 //
-// Reference: rm-rpc.md §12.2–§12.4, §15.4, §16.4–§16.5; uapi.md §8.2, §8.11–§8.12;
-// vmm-flows.md §5.1, Q8–Q10; hypervisor.md §8–§9; docs/decisions.md "VM boot (RM side)".
+// Reference: rm-rpc.md §12.1–§12.4, §15.4, §16.4–§16.5; uapi.md §8.2, §8.3 step 2,
+// §8.11–§8.12; vmm-flows.md §5.1, Q8–Q10; hypervisor.md §8–§9; docs/decisions.md "VM boot
+// (RM side)" B1–B4, B12.
 import { describe, expect, test } from 'vitest';
 import { parseFdt } from '../../src/fdt/reader.js';
 import { serializeFdt } from '../../src/fdt/writer.js';
@@ -12,8 +15,10 @@ import { fdtNode, type FdtNode } from '../../src/fdt/format.js';
 import { findNode, getCells, getString, getStringList, getU32 } from '../../src/fdt/query.js';
 import { buildTestDtb, TEST_MEMORY_BASE } from '../../src/conformance/dtb.js';
 import { Hypervisor } from '../../src/hyp/hypervisor.js';
-import { MemRights, MemType, ResourceType, VmStatus } from '../../src/rm-rpc/wire/enums.js';
-import { RmNotifId } from '../../src/rm-rpc/wire/msg-ids.js';
+import { MemAcceptFlag, MemRights, MemType, ResourceType, TransType, VmStatus } from '../../src/rm-rpc/wire/enums.js';
+import { RmMsgId, RmNotifId } from '../../src/rm-rpc/wire/msg-ids.js';
+import { MEM_ACCEPT_REQ } from '../../src/rm-rpc/wire/mem.js';
+import { createRmClient } from '../../src/rm-rpc/client/index.js';
 import { MEM_OWNER_NOTIF_PAYLOAD } from '../../src/rm-rpc/wire/notifications.js';
 import { GUEST_PRIVATE_EXTENT_LABEL, checkVmMemoryInvariants, guestPrivateExtentsOf } from '../../src/rm-rpc/server/vm-resources.js';
 import { BootRig, GUEST_DTB_BASE, HOST, PAGE, RecordingHypervisor, errName } from './vm-boot-support.js';
@@ -39,12 +44,39 @@ function guestTree(rig: BootRig, vmid: number, at: number) {
   return { bytes: rig.hyp.memory.read(vmid, at, total), tree: parseFdt(rig.hyp.memory.read(vmid, at, total)) };
 }
 
-describe('VM_INIT maps the image parcel into the VM', () => {
-  test('at the IMAGE layout base with the ACL rights; the guest reads the DTB with the overlay, the rest of the old DTB zeroed', async () => {
+describe('VM_INIT reads the image parcel; VM_START maps it into the VM (docs/decisions.md B3)', () => {
+  test('after VM_INIT: READY, nothing mapped, the DTB untouched, the parcel not accepted; VM_GET_HYP_RESOURCES answers the same before and after VM_START', async () => {
     const rig = new BootRig();
     const b = await rig.boot();
     expect(b.init).toBe('OK');
     expect(await rig.state(b.vmid)).toBe(VmStatus.READY);
+    expect(rig.hyp.memory.mappingsOf(b.vmid)).toEqual([]);
+    expect(rig.hyp.memory.readPhys(b.pa, b.dtb.byteLength)).toEqual(b.dtb);
+    expect(rig.rm.inspect().parcels.find((p) => p.handle === b.handle)?.state).toBe('SHARING');
+    expect(rig.rm.checkInvariants()).toEqual([]);
+    const before = await rig.calls.getHypResources(b.vmid);
+    expect(before.length).toBeGreaterThan(0);
+    await rig.calls.vmStart(b.vmid);
+    expect(await rig.calls.getHypResources(b.vmid)).toEqual(before);
+    rig.close();
+  });
+
+  test('a failed start leaves the parcel reclaimable: MEM_RECLAIM after VM_INIT succeeds, and the host has its DTB back unchanged', async () => {
+    const rig = new BootRig();
+    const b = await rig.boot();
+    expect(b.init).toBe('OK');
+    expect(await errName(() => rig.calls.memReclaim(b.handle))).toBe('OK');
+    expect(rig.hyp.memory.read(HOST, b.pa, b.dtb.byteLength)).toEqual(b.dtb);
+    expect(rig.rm.inspect().parcels).toEqual([]);
+    expect(rig.rm.checkInvariants()).toEqual([]);
+    rig.close();
+  });
+
+  test("VM_START: at the IMAGE layout base with the ACL rights; the guest reads the DTB with the overlay, the rest of the old DTB zeroed; the parcel becomes the VM's memory (B12)", async () => {
+    const rig = new BootRig();
+    const b = await rig.boot({ start: true });
+    expect(b.start).toBe('OK');
+    expect(await rig.state(b.vmid)).toBe(VmStatus.RUNNING);
 
     // One block at the layout base, reaching the parcel's pages, RWX as the ACL says.
     const t = rig.hyp.memory.translate(b.vmid, GUEST_DTB_BASE, b.parcelSize);
@@ -59,7 +91,20 @@ describe('VM_INIT maps the image parcel into the VM', () => {
     expect(rig.hyp.memory.readPhys(b.pa, bytes.byteLength)).toEqual(bytes);
     const rest = rig.hyp.memory.read(b.vmid, b.guestDtb + bytes.byteLength, b.dtb.byteLength - bytes.byteLength);
     expect(rest.every((x) => x === 0)).toBe(true);
-    // The parcel counts as accepted by the VM (rm-rpc.md §16.4): SHARED, not reclaimable.
+    // The pages are in the VM's guest_private extent; the parcel is gone.
+    expect(rig.hyp.memory.extentOf(b.pa, b.parcelSize)).toBe(guestPrivateExtentsOf(rig.hyp, b.vmid)[0]?.id);
+    expect(rig.rm.inspect().parcels).toEqual([]);
+    expect(await errName(() => rig.calls.memReclaim(b.handle))).toBe('HANDLE_INVALID');
+    expect(rig.rm.checkInvariants()).toEqual([]);
+    rig.close();
+  });
+
+  test("with imageParcelAtStart 'keep' the parcel stays accepted by the VM (rm-rpc.md §16.4): SHARED, MEM_RECLAIM is MEM_INUSE", async () => {
+    const rig = new BootRig(new Hypervisor({ cpus: 8 }), 'v17', 'keep');
+    const b = await rig.boot({ start: true });
+    expect(b.start).toBe('OK');
+    expect(rig.hyp.memory.translate(b.vmid, GUEST_DTB_BASE, b.parcelSize)).toEqual([expect.objectContaining({ pa: b.pa, size: b.parcelSize })]);
+    expect(findNode(guestTree(rig, b.vmid, b.guestDtb).tree.root, '/hypervisor')).toBeDefined();
     expect(rig.rm.inspect().parcels.find((p) => p.handle === b.handle)?.state).toBe('SHARED');
     expect(await errName(() => rig.calls.memReclaim(b.handle))).toBe('MEM_INUSE');
     expect(rig.rm.checkInvariants()).toEqual([]);
@@ -68,8 +113,8 @@ describe('VM_INIT maps the image parcel into the VM', () => {
 
   test('a DTB at an offset in the parcel is found and read at base + offset', async () => {
     const rig = new BootRig();
-    const b = await rig.boot({ dtOffset: PAGE });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ dtOffset: PAGE, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     expect(b.guestDtb).toBe(GUEST_DTB_BASE + PAGE);
     expect(findNode(guestTree(rig, b.vmid, b.guestDtb).tree.root, '/hypervisor/qcom,gunyah-vm')).toBeDefined();
     rig.close();
@@ -77,14 +122,14 @@ describe('VM_INIT maps the image parcel into the VM', () => {
 
   test("without an IMAGE layout the parcel goes to the DT's memory base-address", async () => {
     const rig = new BootRig();
-    const b = await rig.boot({ layout: false });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ layout: false, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     expect(rig.hyp.memory.translate(b.vmid, Number(TEST_MEMORY_BASE), b.parcelSize)).toHaveLength(1);
     expect(rig.hyp.memory.translate(b.vmid, GUEST_DTB_BASE, b.parcelSize)).toEqual([]);
     rig.close();
   });
 
-  test('with neither a layout nor a base-address there is nowhere to map it: ARGUMENT_INVALID, INIT_FAILED', async () => {
+  test('with neither a layout nor a base-address there is nowhere to map it: VM_INIT is ARGUMENT_INVALID, INIT_FAILED', async () => {
     const rig = new BootRig();
     const dtb = dtbWith((r) => {
       const cfg = child(r, 'gunyah-vm-config');
@@ -99,8 +144,8 @@ describe('VM_INIT maps the image parcel into the VM', () => {
 
   test('an RW lend (vmm-flows.md Q9) boots; the guest may read and write the DTB but not execute it', async () => {
     const rig = new BootRig();
-    const b = await rig.boot({ rights: MemRights.RW });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ rights: MemRights.RW, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     expect(rig.hyp.memory.check(b.vmid, b.guestDtb, 4, 'read')).toBeUndefined();
     expect(rig.hyp.memory.check(b.vmid, b.guestDtb, 4, 'write')).toBeUndefined();
     expect(rig.hyp.memory.check(b.vmid, b.guestDtb, 4, 'exec')?.reason).toBe('permission');
@@ -109,9 +154,55 @@ describe('VM_INIT maps the image parcel into the VM', () => {
 
   test('an R-only lend maps read-only', async () => {
     const rig = new BootRig();
-    const b = await rig.boot({ rights: MemRights.R });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ rights: MemRights.R, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     expect(rig.hyp.memory.check(b.vmid, b.guestDtb, 4, 'write')?.reason).toBe('permission');
+    rig.close();
+  });
+});
+
+describe('VM_START: the accept refused → NORESOURCE, INIT_FAILED, nothing of the start left (rm-rpc.md §12.1)', () => {
+  /** After the failed VM_START: INIT_FAILED, invariants; then a reset leaves nothing of the VM. */
+  async function expectStartUndone(rig: BootRig, vmid: number): Promise<void> {
+    expect(await rig.state(vmid)).toBe(VmStatus.INIT_FAILED);
+    expect(rig.rm.checkInvariants()).toEqual([]);
+    await rig.reset(vmid);
+    expect(rig.hyp.memory.mappingsOf(vmid)).toEqual([]);
+    expect(rig.hyp.objectsOf(vmid)).toEqual([]);
+    expect(guestPrivateExtentsOf(rig.hyp, vmid)).toEqual([]);
+    expect(rig.rm.checkInvariants()).toEqual([]);
+  }
+
+  test('the image parcel was reclaimed after VM_INIT', async () => {
+    const rig = new BootRig();
+    const b = await rig.boot();
+    await rig.calls.memReclaim(b.handle);
+    expect(await errName(() => rig.calls.vmStart(b.vmid))).toBe('NORESOURCE');
+    expect(rig.hyp.memory.mappingsOf(b.vmid)).toEqual([]);
+    await expectStartUndone(rig, b.vmid);
+    rig.close();
+  });
+
+  test('the VM took the image IPA itself (an ACCEPT on its own link before VM_START): the image parcel stays unaccepted and its DTB untouched', async () => {
+    const rig = new BootRig();
+    const b = await rig.boot();
+    const other = 0xa000_0000;
+    const h = await rig.calls.memShare({ acl: [{ vmid: b.vmid, rights: MemRights.RW }], sgl: [{ address: BigInt(other), size: BigInt(PAGE) }] });
+    const ep = rig.rm.vmEndpoint(b.vmid);
+    if (!ep) throw new Error('the VM has no RM link');
+    const guest = createRmClient({ transport: ep });
+    const sgl = [{ address: BigInt(GUEST_DTB_BASE), size: BigInt(PAGE) }];
+    await guest.call(RmMsgId.MEM_ACCEPT, MEM_ACCEPT_REQ.encode({ handle: h, memType: MemType.NORMAL, transType: TransType.LEND, flags: MemAcceptFlag.DONE, label: 0, acl: [], mapVmid: 0, sgl, attrs: [] }));
+    guest.close();
+    expect(await errName(() => rig.calls.vmStart(b.vmid))).toBe('NORESOURCE');
+    expect(rig.rm.inspect().parcels.find((p) => p.handle === b.handle)?.state).toBe('SHARING');
+    expect(rig.hyp.memory.readPhys(b.pa, b.dtb.byteLength)).toEqual(b.dtb);
+    expect(rig.hyp.memory.translate(b.vmid, GUEST_DTB_BASE, PAGE)).toEqual([expect.objectContaining({ pa: other })]);
+    await expectStartUndone(rig, b.vmid);
+    // The reset released the other parcel; the owner reclaims both.
+    await rig.calls.memReclaim(h);
+    await rig.calls.memReclaim(b.handle);
+    expect(rig.rm.inspect().parcels).toEqual([]);
     rig.close();
   });
 });
@@ -120,8 +211,8 @@ describe('the overlay (vmm-flows.md §5.1; quic/gunyah-resource-manager create_d
   test('/hypervisor, qcom,gunyah-vm, the bell-1 doorbell and the RM link, with the capabilities and vIRQs the guest holds', async () => {
     const rig = new BootRig();
     const guid = '6c1d0e4f-2a3b-4c5d-8e9f-0a1b2c3d4e5f';
-    const b = await rig.boot({ dtbOptions: { uri: 'vm://boot-test', guid } });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ dtbOptions: { uri: 'vm://boot-test', guid }, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     const root = guestTree(rig, b.vmid, b.guestDtb).tree.root;
 
     const hyp = findNode(root, '/hypervisor')!;
@@ -184,8 +275,8 @@ describe('the overlay (vmm-flows.md §5.1; quic/gunyah-resource-manager create_d
       n.props.set('peer-default', new Uint8Array(0));
       vd.children.push(n);
     });
-    const b = await rig.boot({ dtb });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ dtb, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     const hyp = findNode(guestTree(rig, b.vmid, b.guestDtb).tree.root, '/hypervisor')!;
     const src = hyp.children.find((c) => c.name.startsWith('bell-src@'))!;
     expect(getStringList(src, 'compatible')).toEqual(['qcom,gunyah-doorbell-source', 'qcom,gunyah-capability']);
@@ -204,8 +295,8 @@ describe('the overlay (vmm-flows.md §5.1; quic/gunyah-resource-manager create_d
       h.props.set('compatible', new TextEncoder().encode('qcom,gunyah-hypervisor\0'));
       r.children.push(h);
     });
-    const b = await rig.boot({ dtb });
-    expect(b.init).toBe('OK');
+    const b = await rig.boot({ dtb, start: true });
+    expect([b.init, b.start]).toEqual(['OK', 'OK']);
     const hyp = findNode(guestTree(rig, b.vmid, b.guestDtb).tree.root, '/hypervisor')!;
     expect(hyp.children).toEqual([]);
     expect([...hyp.props.keys()]).toEqual(['compatible']);
@@ -345,11 +436,28 @@ describe('memory extents (hypervisor.md §9.3, uapi.md §8.11)', () => {
   });
 });
 
-describe('reset releases the image mapping', () => {
-  test('the owner hears MEM_RELEASED, MEM_RECLAIM then succeeds, the host has its page back, invariants hold', async () => {
+describe('reset gives the image back', () => {
+  test('after VM_START (absorbed, B12): no MEM_RELEASED, no parcel; the page with the DTB the guest saw is back with the host', async () => {
     const rig = new BootRig();
-    const b = await rig.boot();
+    const b = await rig.boot({ start: true });
     const written = rig.hyp.memory.readPhys(b.pa, b.dtb.byteLength);
+    await rig.calls.vmStop(b.vmid);
+    await rig.reset(b.vmid);
+    expect(rig.hyp.memory.mappingsOf(b.vmid)).toEqual([]);
+    expect(rig.hostNotifs.filter((n) => n.msgId === RmNotifId.MEM_RELEASED)).toEqual([]);
+    expect(rig.hyp.memory.extentOf(b.pa, b.parcelSize)).toBe(rig.hyp.hostExtent);
+    expect(rig.hyp.memory.readPhys(b.pa, b.dtb.byteLength)).toEqual(written);
+    expect(rig.rm.inspect().parcels).toEqual([]);
+    await rig.calls.deallocVmid(b.vmid);
+    expect(rig.rm.checkInvariants()).toEqual([]);
+    rig.close();
+  });
+
+  test("with 'keep': the owner hears MEM_RELEASED, MEM_RECLAIM then succeeds, the host has its page back with the overlay, invariants hold", async () => {
+    const rig = new BootRig(new Hypervisor({ cpus: 8 }), 'v17', 'keep');
+    const b = await rig.boot({ start: true });
+    const written = rig.hyp.memory.readPhys(b.pa, b.dtb.byteLength);
+    await rig.calls.vmStop(b.vmid);
     await rig.reset(b.vmid);
     expect(rig.hyp.memory.mappingsOf(b.vmid)).toEqual([]);
     const released = rig.hostNotifs.filter((n) => n.msgId === RmNotifId.MEM_RELEASED);
@@ -364,14 +472,28 @@ describe('reset releases the image mapping', () => {
     rig.close();
   });
 
-  test('booting again from the same parcel after a reset maps it again; its /hypervisor is now static', async () => {
+  test('a VM reset from READY (never started) had nothing accepted: no MEM_RELEASED, the DTB untouched and reclaimable', async () => {
     const rig = new BootRig();
     const b = await rig.boot();
+    await rig.reset(b.vmid);
+    expect(rig.hostNotifs.filter((n) => n.msgId === RmNotifId.MEM_RELEASED)).toEqual([]);
+    expect(rig.hyp.memory.readPhys(b.pa, b.dtb.byteLength)).toEqual(b.dtb);
+    await rig.calls.memReclaim(b.handle);
+    await rig.calls.deallocVmid(b.vmid);
+    expect(rig.rm.checkInvariants()).toEqual([]);
+    rig.close();
+  });
+
+  test("with 'keep', booting again from the same parcel after a reset maps it again; its /hypervisor is now static", async () => {
+    const rig = new BootRig(new Hypervisor({ cpus: 8 }), 'v17', 'keep');
+    const b = await rig.boot({ start: true });
     const first = rig.hyp.memory.read(b.vmid, b.guestDtb, b.dtb.byteLength);
+    await rig.calls.vmStop(b.vmid);
     await rig.reset(b.vmid);
     await rig.calls.vmConfigure({ vmid: b.vmid, authType: 0, imageHandle: b.handle, imageOffset: 0n, imageSize: 0n, dtOffset: 0n, dtSize: BigInt(b.dtb.byteLength) });
     await rig.calls.vmSetAddressLayout(b.vmid, 0, BigInt(GUEST_DTB_BASE), BigInt(b.parcelSize));
     await rig.calls.vmInit(b.vmid);
+    await rig.calls.vmStart(b.vmid);
     expect(rig.hyp.memory.read(b.vmid, b.guestDtb, b.dtb.byteLength)).toEqual(first);
     expect(rig.rm.checkInvariants()).toEqual([]);
     rig.close();

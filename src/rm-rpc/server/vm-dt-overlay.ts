@@ -1,9 +1,10 @@
 /**
- * The overlay the RM applies to a VM's DTB at VM_INIT: a `/hypervisor` node describing the VM
- * (its VMID, owner, name, URI, GUID) and one node per vdevice the RM created for it, each named
- * by the vdevice's `generate` path plus `@<capid in hex>`, carrying the capabilities and vIRQs
- * the guest's drivers need. The result is written back into the DTB region in place, so the
- * region must have room for it (vmm-flows.md §5.1, quirk Q8; uapi.md §3 `gunyah_vm_dtb_config`).
+ * The overlay the RM applies to a VM's DTB (built at VM_INIT, written at VM_START): a
+ * `/hypervisor` node describing the VM (its VMID, owner, name, URI, GUID) and one node per
+ * vdevice the RM created for it, each named by the vdevice's `generate` path plus
+ * `@<capid in hex>`, carrying the capabilities and vIRQs the guest's drivers need. The result is
+ * written back into the DTB region in place, so the region must have room for it (VM_INIT
+ * checks; vmm-flows.md §5.1, quirk Q8; uapi.md §3 `gunyah_vm_dtb_config`).
  *
  * Reference: vmm-flows.md §5.1 (`vdevices { generate = "/hypervisor"; }`, `bell-<label>`
  * doorbells with `generate = "/hypervisor/bell-<label>"`), hypervisor.md §9.4 (GIC INTIDs).

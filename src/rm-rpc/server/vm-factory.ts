@@ -14,6 +14,7 @@ export function newVmRecord(vmid: number, owner: number, state: VmStatusValue, g
     peers: new Set(),
     image: undefined,
     dt: undefined,
+    bootImage: undefined,
     objects: [],
     resources: [],
     virqs: [],

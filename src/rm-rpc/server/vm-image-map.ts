@@ -1,22 +1,26 @@
 /**
- * The VM's image parcel at VM_INIT: which parcel it is and whether the RM can use it, reading
- * the DTB out of it, mapping it into the VM's stage 2 (an accept the RM makes on the VM's
- * behalf), and writing the DTB back after the overlay.
+ * The VM's image parcel: at VM_INIT, which parcel it is, whether the RM can use it and reading
+ * the DTB out of it through the RM's own (physical) view, without accepting anything; at
+ * VM_START, mapping it into the VM's stage 2 (an accept the RM makes on the VM's behalf),
+ * writing the DTB with the overlay back in place, and handing the memory to the VM for good.
  *
- * Reference: rm-rpc.md §12.2 (VM_CONFIG_IMAGE names the image parcel and the DT range in it;
- * VM_INIT fails on "DTB map, DTB parse, vdevice creation" → INIT_FAILED), §12.3 (Linux's
+ * Reference: rm-rpc.md §12.1 (VM_START: "resource set-up fails → NORESOURCE and state
+ * INIT_FAILED"), §12.2 (VM_CONFIG_IMAGE names the image parcel and the DT range in it; VM_INIT
+ * fails on "DTB map, DTB parse, vdevice creation" → INIT_FAILED), §12.3 (Linux's
  * VM_SET_ADDRESS_LAYOUT range IMAGE = the DTB parcel's guest pages), §16.4–§16.5 (accept and
  * release; a reset releases what the VM accepted and tells the owner MEM_RELEASED), uapi.md
- * §8.2 steps 4–9 and §8.12 (the DTB parcel Linux lends). The error for each failure follows the
- * public RM (src/vm_creation/vm_creation.c: map_dtb and vm_creation_init answer MEM_INVALID for
- * a DTB they cannot map or whose header is bad, process_dtb's failures are resource set-up
- * failures, NORESOURCE); docs/decisions.md "VM boot (RM side)" lists them.
+ * §8.2 steps 4–13 and §8.12 (the DTB parcel Linux lends), §8.3 step 2 (Linux reclaims that
+ * parcel when START failed, before any reset). The public RM
+ * (src/vm_creation/vm_creation.c) reads the DTB at VM_INIT and accepts, maps and overlays it in
+ * vm_creation_process_resource at VM_START; map_dtb and vm_creation_init answer MEM_INVALID for
+ * a DTB they cannot map or whose header is bad, and a failure at VM_START is NORESOURCE;
+ * docs/decisions.md "VM boot (RM side)" B1–B4 and B12 list them.
  */
 import { FDT_HEADER_SIZE, FDT_MAGIC, FdtHeaderOffset } from '../../fdt/format.js';
 import { ParcelError, type Parcel } from '../../mem-parcel/index.js';
 import { AddressRangeId, MemType, TransType } from '../wire/enums.js';
 import type { RmContext } from './context.js';
-import type { RmVm, VmImageConfig } from './vm-record.js';
+import type { RmVm, VmBootImage, VmImageConfig } from './vm-record.js';
 import { require, RmRefusal } from './handlers/refusal.js';
 
 /**
@@ -36,9 +40,10 @@ export function imageParcel(ctx: RmContext, vm: RmVm, image: VmImageConfig): Par
 }
 
 /**
- * Read the DTB from the image parcel as the RM's map_dtb does: the region (dt_offset, dt_size)
- * must be non-empty and inside the parcel, and hold a DTB header whose totalsize fits in it.
- * Returns the `totalsize` bytes of the DTB.
+ * Read the DTB from the image parcel as the RM's map_dtb does, through physical memory (the RM
+ * maps the parcel into its own address space; nothing is accepted for the VM): the region
+ * (dt_offset, dt_size) must be non-empty and inside the parcel, and hold a DTB header whose
+ * totalsize fits in it. Returns the `totalsize` bytes of the DTB.
  * @throws RmRefusal MEM_INVALID otherwise.
  */
 export function readVmDtb(ctx: RmContext, p: Parcel, image: VmImageConfig): Uint8Array {
@@ -71,8 +76,9 @@ export function imageIpa(vm: RmVm): number {
 /**
  * Map the image parcel into the VM at `ipa` (one block, with the rights of the VM's ACL entry):
  * an accept the RM makes for the VM. It then counts as accepted by the VM: MEM_RECLAIM by the
- * owner is MEM_INUSE until the VM's reset releases it.
- * @throws RmRefusal NORESOURCE when the accept fails (IPA in use, mapping refused, already mapped).
+ * owner is MEM_INUSE until the VM's reset releases it (or VM_START absorbs it, B12).
+ * @throws RmRefusal NORESOURCE when the accept fails (parcel gone, IPA in use, mapping refused,
+ *   already mapped).
  */
 export function mapVmImage(ctx: RmContext, vm: RmVm, p: Parcel, ipa: number): void {
   try {
@@ -83,7 +89,7 @@ export function mapVmImage(ctx: RmContext, vm: RmVm, p: Parcel, ipa: number): vo
   }
 }
 
-/** Undo `mapVmImage` (a VM_INIT that fails after mapping): release, no notification. */
+/** Undo `mapVmImage` (a VM_START that fails after mapping): release, no notification. */
 export function unmapVmImage(ctx: RmContext, vm: RmVm, p: Parcel): void {
   if (ctx.parcels.get(p.handle) !== p) return;
   if (p.acl.some((a) => a.vmid === vm.vmid && a.shared)) ctx.parcels.release(vm.vmid, p.handle, false);
@@ -97,4 +103,42 @@ export function writeVmDtb(ctx: RmContext, p: Parcel, image: VmImageConfig, merg
   const offset = Number(image.dtOffset);
   ctx.parcels.writeContents(p, offset, merged);
   if (oldLength > merged.byteLength) ctx.parcels.writeContents(p, offset + merged.byteLength, new Uint8Array(oldLength - merged.byteLength));
+}
+
+/**
+ * VM_START's part of the boot (B3): accept the image parcel for the VM at the IPA VM_INIT chose
+ * and write the DTB VM_INIT prepared over the old one. Nothing to do for a VM without a
+ * prepared image. On failure nothing is left accepted or written.
+ * @throws RmRefusal NORESOURCE when the parcel is gone or the accept is refused.
+ */
+export function placeVmImage(ctx: RmContext, vm: RmVm): void {
+  const boot: VmBootImage | undefined = vm.bootImage;
+  const image = vm.image;
+  if (boot === undefined || image === undefined) return;
+  const p = ctx.parcels.get(image.parcelHandle);
+  require(p !== undefined, 'NORESOURCE', `image parcel ${image.parcelHandle} is gone`);
+  mapVmImage(ctx, vm, p, boot.ipa);
+  try {
+    writeVmDtb(ctx, p, image, boot.dtb, boot.oldLength);
+  } catch (err) {
+    unmapVmImage(ctx, vm, p);
+    throw err;
+  }
+  vm.bootImage = undefined;
+}
+
+/**
+ * After `placeVmImage`, the image parcel becomes the VM's own memory: in its guest_private
+ * extent (label 0), mapped where it was, the parcel gone; Linux reclaims those pages with
+ * FROM_PROTECTED at teardown (B12). With `imageParcelAtStart: 'keep'` it stays a parcel the VM
+ * accepted, released at reset.
+ */
+export function absorbVmImage(ctx: RmContext, vm: RmVm): void {
+  const handle = vm.image?.parcelHandle;
+  const parcel = handle === undefined ? undefined : ctx.parcels.get(handle);
+  if (handle === undefined || !parcel || ctx.options.imageParcelAtStart === 'keep') return;
+  if (!parcel.acl.some((a) => a.vmid === vm.vmid && a.mapped)) return;
+  const ext = vm.objects.find((o) => o.type === 'memextent' && o.attrs['label'] === 0)?.attrs['extent'];
+  const to = typeof ext === 'number' ? ext : ctx.hyp.ownExtent(vm.vmid);
+  ctx.parcels.absorbInto(vm.vmid, handle, to);
 }

@@ -45,6 +45,19 @@ export interface VmImageConfig {
   readonly dtSize: bigint;
 }
 
+/**
+ * What VM_INIT prepared for VM_START to do with the image parcel: where the VM gets it, and the
+ * DTB with the overlay to write over the old one (docs/decisions.md B3).
+ */
+export interface VmBootImage {
+  /** The IPA of the parcel's first byte in the VM (B1). */
+  readonly ipa: number;
+  /** The packed DTB with the overlay. */
+  readonly dtb: Uint8Array;
+  /** The old DTB's totalsize: what is left of it past the new one is zeroed. */
+  readonly oldLength: number;
+}
+
 export interface ConsoleState {
   vmOpen: boolean;
   ownerOpen: boolean;
@@ -62,6 +75,8 @@ export interface RmVm extends TransitionFlags {
   image: VmImageConfig | undefined;
   /** Parsed at VM_INIT. */
   dt: VmDtConfig | undefined;
+  /** Prepared by VM_INIT, placed in the VM by VM_START (then cleared). */
+  bootImage: VmBootImage | undefined;
   /** Hypervisor objects created for this VM (vCPUs, vdevices, link queues). */
   objects: HypObject[];
   resources: RmResource[];

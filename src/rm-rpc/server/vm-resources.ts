@@ -7,7 +7,8 @@
  * (vCPU entries only for the owner; resource_handle and virq_handle always 0; MEM_EXTENT 0..3
  * and ADDR_SPACE 0 for newer firmware), uapi.md §8.11 (which extent pair demand paging uses:
  * share host_shared 1 → guest_shared 3, lend host_private 2 → guest_private 0), vmm-flows.md
- * §5.1 (doorbell vdevices: the peer holds the other end).
+ * §5.1 (doorbell vdevices: the peer holds the other end; with `source-can-clear` the sending
+ * end's capability has RECEIVE besides SEND, which doorbell_mask needs, hypervisor.md §5).
  *
  * Memory extents: label 0 (guest_private) is an extent of the guest's own, created here and
  * destroyed when the VM is reset (`releaseVmMemory`); labels 1, 2 and 3 are the host's RAM
@@ -68,15 +69,18 @@ export function createVmResources(ctx: RmContext, vm: RmVm): OverlayVdevice[] {
     const peer = vm.owner; // peer-default: the VM's owner is the other end
     const o = hyp.createObject('doorbell', vm.vmid, { label: bell.label });
     vm.objects.push(o);
+    // The sending end may also clear and mask (RECEIVE) when the node says `source-can-clear`,
+    // as the RM grants it; Linux's LEVEL irqfd masks its BELL_TX with it (uapi.md §8.13).
+    const sendRights = DOORBELL_SEND | (bell.sourceCanClear ? DOORBELL_RECEIVE : 0);
     if (bell.source) {
       // doorbell-source: the VM rings it, the owner receives it.
-      const vmCap = hyp.grantCap(vm.vmid, o, DOORBELL_SEND);
+      const vmCap = hyp.grantCap(vm.vmid, o, sendRights);
       add({ type: ResourceType.BELL_TX, partnerVmid: peer, label: bell.label, capId: vmCap, virq: 0, base: 0n, size: 0n, holder: vm.vmid });
       add({ type: ResourceType.BELL_RX, partnerVmid: vm.vmid, label: bell.label, capId: hyp.grantCap(peer, o, DOORBELL_RECEIVE), virq: virqFor(peer), base: 0n, size: 0n, holder: peer });
       if (bell.generate !== undefined) overlay.push({ kind: 'doorbell', generate: bell.generate, ...pushOf(bell), label: bell.label, source: true, capId: vmCap, virq: 0 });
       continue;
     }
-    add({ type: ResourceType.BELL_TX, partnerVmid: vm.vmid, label: bell.label, capId: hyp.grantCap(peer, o, DOORBELL_SEND), virq: 0, base: 0n, size: 0n, holder: peer });
+    add({ type: ResourceType.BELL_TX, partnerVmid: vm.vmid, label: bell.label, capId: hyp.grantCap(peer, o, sendRights), virq: 0, base: 0n, size: 0n, holder: peer });
     let guestVirq: number;
     if (bell.interrupt) {
       guestVirq = SPI_BASE + bell.interrupt.line;

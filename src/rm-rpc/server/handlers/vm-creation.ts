@@ -8,19 +8,24 @@
  * uapi.md §8.2 (when Linux sends each one: demand paging and layout after CONFIG_IMAGE, while
  * the RM state is INIT; boot context after VM_INIT, in READY).
  *
- * VM_INIT boots the VM's configuration from its image parcel (the DTB parcel Linux lent):
+ * VM_INIT boots the VM's configuration from its image parcel (the DTB parcel Linux lent),
+ * reading it through the RM's own view of physical memory; VM_START (handlers/vm-mgmt.ts) then
+ * places the image in the VM, as the public RM's vm_creation_process_resource does:
  *
- *   image parcel ─read DT region (map_dtb)─▶ parseVmDtConfig ─▶ createVmResources
- *        ▲                                                         │ vdevices, caps, vIRQs
- *        │ write back in place, zero the rest ◀── overlayDtb ◀─────┘ (/hypervisor nodes)
- *        └─ accepted on the VM's behalf at the IMAGE layout base (else the DT memory base),
- *           rights from its ACL entry; released again by the VM's reset (MEM_RELEASED)
+ *   VM_INIT   image parcel ─read DT region (map_dtb)─▶ parseVmDtConfig ─▶ createVmResources
+ *                                                                          │ vdevices, caps, vIRQs
+ *             vm.bootImage {IPA, DTB with the overlay} ◀── overlayDtb ◀────┘ (/hypervisor nodes)
+ *   VM_START  accept the parcel for the VM at that IPA (IMAGE layout base, else the DT memory
+ *             base; rights from its ACL entry), write the DTB in place, zero the rest of the
+ *             old one, then the parcel becomes the VM's memory (B12)
+ *
+ * Until VM_START the parcel is not accepted, so the owner's MEM_RECLAIM after a failed start
+ * (uapi.md §8.3 step 2) succeeds.
  *
  * Each failure's RM error and the reasons are in docs/decisions.md, "VM boot (RM side)".
  */
 import { isWireError, type WireError } from '../../../shared/wire-error.js';
 import { isHypError } from '../../../shared/hyp-errors.js';
-import type { Parcel } from '../../../mem-parcel/index.js';
 import { RmMsgId, VM_SET_BOOT_CONTEXT_ALT_ID } from '../../wire/msg-ids.js';
 import {
   VM_CONFIG_IMAGE_REQ,
@@ -37,7 +42,7 @@ import { VmStatus } from '../vm-state.js';
 import { parseVmDtConfig } from '../vm-dt-config.js';
 import { createVmResources, releaseVmMemory } from '../vm-resources.js';
 import { DtOverlayError, overlayDtb, type OverlayVdevice, type OverlayVm } from '../vm-dt-overlay.js';
-import { imageIpa, imageParcel, mapVmImage, readVmDtb, unmapVmImage, writeVmDtb } from '../vm-image-map.js';
+import { imageIpa, imageParcel, readVmDtb } from '../vm-image-map.js';
 import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 
@@ -57,12 +62,12 @@ function dtRefusal(err: WireError): RmRefusal {
 /**
  * VM_INIT after its request checks, in the RM's order: the image parcel and its DTB (map_dtb),
  * the DT configuration (parse, then the checks after it), where the image goes, the vdevices
- * and resources, the overlay, then the image mapped into the VM and the DTB written back.
- * Anything that fails undoes what was done and leaves the VM in INIT_FAILED.
+ * and resources, the overlay (which must fit in dt_size), then the demand-paging ranges. The
+ * parcel is only read: the DTB with the overlay is kept for VM_START to write. Anything that
+ * fails undoes what was done and leaves the VM in INIT_FAILED.
  */
 function vmInit(ctx: RmContext, vm: RmVm): void {
   const image = vm.image!;
-  let mapped: Parcel | undefined;
   try {
     const parcel = imageParcel(ctx, vm, image);
     const dtb = readVmDtb(ctx, parcel, image);
@@ -91,9 +96,6 @@ function vmInit(ctx: RmContext, vm: RmVm): void {
       if (err instanceof DtOverlayError || isWireError(err)) throw new RmRefusal('NORESOURCE', `DT overlay: ${err.message}`);
       throw err;
     }
-    mapVmImage(ctx, vm, parcel, ipa);
-    mapped = parcel;
-    writeVmDtb(ctx, parcel, image, merged, dtb.byteLength);
     // The hypervisor pages these ranges on demand from now on (VM_SET_DEMAND_PAGING kept them).
     if (vm.demandPaging !== undefined) {
       try {
@@ -103,12 +105,13 @@ function vmInit(ctx: RmContext, vm: RmVm): void {
         throw err;
       }
     }
+    vm.bootImage = { ipa, dtb: merged, oldLength: dtb.byteLength };
   } catch (err) {
-    if (mapped) unmapVmImage(ctx, vm, mapped);
     ctx.destroyHypObjects(vm);
     releaseVmMemory(ctx.hyp, vm.vmid);
     vm.console = undefined;
     vm.dt = undefined;
+    vm.bootImage = undefined;
     ctx.setState(vm, VmStatus.INIT_FAILED);
     throw err;
   }
@@ -177,7 +180,7 @@ export function registerVmCreationHandlers(ctx: RmContext, reg: Register): void 
     return OK;
   });
 
-  // VM_RESET stage RELEASE_IRQS runs after every parcel the VM accepted (its image too) was
+  // VM_RESET stage RELEASE_IRQS runs after every parcel the VM accepted (its image too, when kept) was
   // released: the guest_private extent goes then (the host has reclaimed what it provided), or
   // stays and is reported by checkVmMemoryInvariants. Chained after the IRQ family's hook,
   // which is registered before this family (handlers/index.ts).

@@ -8,6 +8,10 @@
  * #5 reset of a VM whose configuration was never allocated); hypervisor.md §5–§6 (the vIRQs the
  * RM binds: vCPU wakeup, doorbell receiver).
  *
+ * VM_START first places the image parcel in the VM (accepted at the IPA VM_INIT chose, the DTB
+ * with the overlay written in place, then absorbed as the VM's memory; docs/decisions.md B3,
+ * B12; vm-image-map.ts). A refused accept is NORESOURCE and INIT_FAILED (rm-rpc.md §12.1).
+ *
  * The hypervisor side: VM_START binds the VM's vIRQs and starts its boot vCPU (`hyp.startVm`);
  * every exit of a VM (VM_EXIT, forced VM_STOP, a guest-caused halt the hypervisor reports)
  * stops its vCPUs (`hyp.stopVm`); VM_DEALLOCATE forgets the hypervisor's per-VM state.
@@ -55,6 +59,7 @@ import { VmStatus, OsStatus, canTransition, vmStatusName } from '../vm-state.js'
 import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 import { startResetCleanup } from './vm-reset.js';
+import { absorbVmImage, placeVmImage } from '../vm-image-map.js';
 
 /** The RM keeps at most this many bytes of a crash message (rm-rpc.md §12.1). */
 export const VM_MAX_CRASH_MSG_LEN = 192;
@@ -170,7 +175,15 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
       ctx.setState(vm, VmStatus.INIT_FAILED);
       throw new RmRefusal('NORESOURCE', `${vcpus} vCPUs but ${ctx.hyp.cpus} physical cores`);
     }
-    absorbImageParcel(ctx, vm);
+    try {
+      // The image goes into the VM now (docs/decisions.md B3); a refused accept is a resource
+      // set-up failure, and nothing of the start stays.
+      placeVmImage(ctx, vm);
+    } catch (err) {
+      if (err instanceof RmRefusal) ctx.setState(vm, VmStatus.INIT_FAILED);
+      throw err;
+    }
+    absorbVmImage(ctx, vm);
     bindVmVirqs(ctx, vm);
     // The boot vCPU (lowest affinity index) starts at the boot context's PC with its X0.
     ctx.hyp.startVm(vm.vmid, { bootRegs: vm.bootContext });
@@ -357,17 +370,4 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     EMPTY.decode(payload);
     return ok(VM_HOST_GET_TYPE_REPLY.encode({ hostType: HOST_TYPE_GUNYAH_AARCH64_V1 }));
   });
-}
-
-/**
- * At VM_START the image parcel becomes the VM's own memory (in its private extent, label 0,
- * where Linux reclaims it from with FROM_PROTECTED at teardown; docs/decisions.md B12).
- */
-function absorbImageParcel(ctx: RmContext, vm: RmVm): void {
-  const handle = vm.image?.parcelHandle;
-  const parcel = handle === undefined ? undefined : ctx.parcels.get(handle);
-  if (handle === undefined || !parcel || ctx.options.imageParcelAtStart === 'keep') return;
-  const ext = vm.objects.find((o) => o.type === 'memextent' && o.attrs['label'] === 0)?.attrs['extent'];
-  const to = typeof ext === 'number' ? ext : ctx.hyp.ownExtent(vm.vmid);
-  ctx.parcels.absorbInto(vm.vmid, handle, to);
 }

@@ -53,6 +53,7 @@ export function startResetCleanup(ctx: RmContext, vm: RmVm, participants: ResetP
     ctx.destroyHypObjects(vm);
     vm.image = undefined;
     vm.dt = undefined;
+    vm.bootImage = undefined;
     vm.console = undefined;
     vm.bootContext.clear();
     vm.demandPaging = undefined;

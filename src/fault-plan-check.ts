@@ -1,0 +1,46 @@
+/**
+ * Checks a fault plan before an emulator uses it: every RM error name must be one of the RM's
+ * (rm-rpc.md, error codes), every hypervisor error name one of the hypervisor's (hypervisor.md,
+ * error codes), and every hypercall one the host can make. A misspelt name is a TypeError at
+ * `createEmulator`, not a silent DENIED or ERROR_FAILURE at the injection point.
+ *
+ * Reference: vmm-flows.md §8 (fault-injection points); src/shared/faults.ts (the plan).
+ */
+import { HypErrorCode } from './shared/hyp-errors.js';
+import type { FaultPlan } from './shared/faults.js';
+import { RmErrorCode } from './rm-rpc/wire/errors.js';
+import { HOST_HYPERCALL_NAMES } from './hyp/host-api.js';
+
+function checkOccurrence(where: string, occurrence: number | undefined): void {
+  if (occurrence !== undefined && (!Number.isInteger(occurrence) || occurrence < 1)) {
+    throw new TypeError(`${where}: occurrence must be an integer ≥ 1, got ${occurrence}`);
+  }
+}
+
+function checkError(where: string, error: string | number, names: Record<string, number>, kind: string): void {
+  if (typeof error === 'number') {
+    if (!Number.isInteger(error) || error < 0 || error > 0xffff_ffff) throw new TypeError(`${where}: ${kind} code ${error} is not a u32`);
+    return;
+  }
+  if (!Object.hasOwn(names, error)) {
+    throw new TypeError(`${where}: unknown ${kind} '${error}' (known: ${Object.keys(names).join(', ')})`);
+  }
+}
+
+/** @throws TypeError naming the first bad entry of `plan` */
+export function checkFaultPlan(plan: FaultPlan): void {
+  plan.rm?.forEach((f, i) => {
+    const where = `faults.rm[${i}]`;
+    if (!Number.isInteger(f.msgId) || f.msgId < 0 || f.msgId > 0xffff_ffff) throw new TypeError(`${where}: msgId ${f.msgId} is not a u32`);
+    checkOccurrence(where, f.occurrence);
+    checkError(where, f.error, RmErrorCode, 'RM error');
+  });
+  plan.hypercalls?.forEach((f, i) => {
+    const where = `faults.hypercalls[${i}]`;
+    if (!(HOST_HYPERCALL_NAMES as readonly string[]).includes(f.call)) {
+      throw new TypeError(`${where}: unknown hypercall '${f.call}' (known: ${HOST_HYPERCALL_NAMES.join(', ')})`);
+    }
+    checkOccurrence(where, f.occurrence);
+    checkError(where, f.error, HypErrorCode, 'hypervisor error');
+  });
+}

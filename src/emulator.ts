@@ -7,13 +7,18 @@
  * VM is that VM's own RM queue pair. While a raw channel of the host VM is open, the host
  * kernel's client is detached from it (its calls fail with ENODEV), so the raw user is the
  * only client; closing the channel attaches a fresh client again.
+ *
+ * Each emulator has one SCMI backend (`emu.scmi`, docs/scmi.md): the host votes through its
+ * trusted agent (`emu.scmi.host`), and VMs connect through the GUNYAH_FN_SCMI function, which
+ * the kernel registers by default next to vCPU, irqfd and ioeventfd.
  */
 import { Hypervisor } from './hyp/hypervisor.js';
 import { HostProcess } from './host/process.js';
 import { GunyahKernel } from './vm-mgr/kernel.js';
 import type { KernelQuirks, VmFunctionType } from './vm-mgr/vm-api.js';
 import { vcpuFunction } from './vcpu/index.js';
-import { irqfdFunction, ioeventfdFunction } from './functions/index.js';
+import { irqfdFunction, ioeventfdFunction, scmiFunction } from './functions/index.js';
+import { ScmiBackend, type ScmiBackendOptions } from './scmi/backend.js';
 import { FaultInjector, type FaultPlan } from './shared/faults.js';
 import { checkFaultPlan } from './fault-plan-check.js';
 import { RmCalls } from './rm-rpc/client/rm-calls.js';
@@ -44,8 +49,16 @@ export interface EmulatorOptions {
   readonly faults?: FaultPlan;
   /** Kernel QUIRK switches (uapi.md §9); every one defaults to the real v17 behaviour. */
   readonly quirks?: Partial<KernelQuirks>;
-  /** Extra VM function types the kernel registers (besides vCPU, irqfd and ioeventfd). */
+  /**
+   * Extra VM function types the kernel registers (besides vCPU, irqfd, ioeventfd and SCMI). A
+   * type number given twice, or one of the built-in numbers (1, 2, 3, 0x100), is a TypeError.
+   */
   readonly functionTypes?: readonly VmFunctionType[];
+  /**
+   * The SCMI backend (`emu.scmi`): the platform description (default `defaultPlatform()`),
+   * protocols, host agent name, reply size limit. Checked: TypeError when unusable.
+   */
+  readonly scmi?: ScmiBackendOptions;
 }
 
 /** Physical memory the host kernel gives to guest-memory files: 256 GiB from 4 GiB up. */
@@ -73,6 +86,8 @@ export class Emulator {
   readonly kernel: GunyahKernel;
   /** What the fault plan fired so far. */
   readonly faults: FaultInjector;
+  /** The SCMI backend: platform state, agents (host and VMs), protocols (docs/scmi.md). */
+  readonly scmi: ScmiBackend;
   readonly #opts: EmulatorOptions;
   readonly #notifListeners = new Set<(msgId: number, payload: Uint8Array) => void>();
   #hostClient: RmClient | undefined;
@@ -84,6 +99,9 @@ export class Emulator {
     this.log = opts.log ?? silentLogger();
     if (opts.faults) checkFaultPlan(opts.faults);
     this.faults = new FaultInjector(opts.faults);
+    this.scmi = new ScmiBackend(opts.scmi ?? {});
+    const functionTypes = [vcpuFunction, irqfdFunction, ioeventfdFunction, scmiFunction(this.scmi), ...(opts.functionTypes ?? [])];
+    checkFunctionTypes(functionTypes);
     this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8, faults: this.faults });
     this.rm = createRmServer({
       hyp: this.hyp,
@@ -104,7 +122,7 @@ export class Emulator {
       },
       pagePool: GUEST_PAGE_POOL,
       discard: (pa, size) => hyp.memory.zero(pa, size),
-      functionTypes: [vcpuFunction, irqfdFunction, ioeventfdFunction, ...(opts.functionTypes ?? [])],
+      functionTypes,
       log: this.log,
       ...(opts.quirks ? { quirks: opts.quirks } : {}),
       ...(opts.trace ? { trace: opts.trace } : {}),
@@ -201,6 +219,15 @@ export class Emulator {
       for (const fn of [...this.#notifListeners]) fn(n.msgId, n.payload);
     });
     return client;
+  }
+}
+
+/** Every function type number once (the kernel keys its table by number). */
+function checkFunctionTypes(types: readonly VmFunctionType[]): void {
+  const seen = new Set<number>();
+  for (const t of types) {
+    if (seen.has(t.type)) throw new TypeError(`function type ${t.type} (0x${t.type.toString(16)}) is registered twice`);
+    seen.add(t.type);
   }
 }
 

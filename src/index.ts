@@ -24,3 +24,6 @@ export type { KernelQuirks } from './vm-mgr/vm-api.js';
 export { GunyahDevice, VmFd, VcpuFd, GuestMemFd, buildVmDtb } from './vmm/index.js';
 export type { HostLike, HostMapping, MapMemOptions, IoeventfdOptions } from './vmm/index.js';
 export { holdingCellImage, guestProgram, decodeGuestProgram } from './guest/index.js';
+export { ScmiBackend, defaultPlatform } from './scmi/index.js';
+export type { ScmiBackendOptions, ScmiAgentHandle, ScmiPlatformDesc } from './scmi/index.js';
+export { SCMI_FUNCTION_FEATURES } from './functions/scmi-arg-check.js';

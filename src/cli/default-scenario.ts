@@ -4,7 +4,9 @@
  * two-vCPU holding-cell VM the way quic/gunyah-test-vmm does, drives holding-cell commands on
  * both vCPUs (vCPU 1's first RUN sleeps until vCPU 0 powers it on with PSCI CPU_ON, as a VMM
  * with a thread per vCPU sees it), has the guest power itself off
- * with PSCI SYSTEM_OFF, closes every fd and checks that nothing is left behind.
+ * with PSCI SYSTEM_OFF, closes every fd and checks that nothing is left behind. Then, on the
+ * same emulator, the SCMI part (scmi-scenario.ts): a guest VM with a virtio-scmi device behind
+ * its MMIO exits votes on a clock, the host votes too, the guest crashes and its vote goes.
  *
  * Reference: vmm-flows.md §2 (boot order), §6.4–§6.6 (commands, loop, power_on_cell and
  * power_off), §6.7 (read_addr of the image); uapi.md §8.10 (STATUS exits: every vCPU sees the
@@ -20,6 +22,7 @@ import { bootHoldingCell, GUEST_BASE, type BootedHoldingCell } from './holding-c
 import { describeExit, runCommand } from './holding-cell-driver.js';
 import type { RawHost, SyscallRecord } from './raw-ioctl.js';
 import { closeEverything, inspectShutdown, type ShutdownReport } from './shutdown-check.js';
+import { runScmiScenario, type ScmiScenarioResult } from './scmi-scenario.js';
 import type { ExitCounts, RawVcpu } from './raw-vcpu.js';
 
 const VCPUS = 2;
@@ -57,6 +60,8 @@ export interface DefaultScenarioResult {
   readonly commands: readonly CommandOutcome[];
   readonly vcpus: readonly VcpuSummary[];
   readonly shutdown: ShutdownReport;
+  /** The SCMI part, run after the holding-cell part's shutdown check. */
+  readonly scmi: ScmiScenarioResult;
   readonly invariantViolations: readonly string[];
   /** Every mismatch: wrong results, unexpected exits, wrong counts, anything left behind. */
   readonly problems: readonly string[];
@@ -135,7 +140,8 @@ export async function runDefaultScenario(seed = 1, options: Omit<EmulatorOptions
     const vcpus = (booted?.vcpus ?? []).map((v) => summarize(v, steps, problems));
     const fdsClosed = await closeEverything(raw, booted, problems);
     const shutdown = await inspectShutdown(emu, fdsClosed, problems);
-    return { syscalls: raw.log, secondarySleptUntilCpuOn: slept, commands, vcpus, shutdown, invariantViolations: emu.checkInvariants(), problems };
+    const scmi = await runScmiScenario(emu, problems);
+    return { syscalls: raw.log, secondarySleptUntilCpuOn: slept, commands, vcpus, shutdown, scmi, invariantViolations: emu.checkInvariants(), problems };
   } finally {
     emu.close();
   }

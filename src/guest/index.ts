@@ -37,8 +37,13 @@ export {
 } from './holding-cell-protocol.js';
 export { GUEST_VA_LIMIT } from './guest-va.js';
 export { GuestProgramBuilder, guestProgram } from './program-builder.js';
-export type { U64Like } from './program-builder.js';
+export type { ScmiCallOptions, U64Like, VirtioScmiProbeOpts } from './program-builder.js';
 export {
+  SCMI_CALL_MAX_WORDS,
+  SCMI_DATA_WORDS,
+  ScmiCallFlag,
+  VirtioScmiProbeFlag,
+  scmiCallDataChunks,
   GUEST_HVC_MAX_ARGS,
   GUEST_INSN_SIZE,
   GUEST_PROGRAM_HEADER_SIZE,
@@ -52,3 +57,31 @@ export type { GuestInstruction, GuestProgram } from './program-format.js';
 export { PROGRAM_IDLE_LIMIT, ProgramEsr, loadGuestProgram } from './program-engine.js';
 export type { GuestProgramImage } from './program-engine.js';
 export { GUNYAH_PAGE_RELINQUISH_FN, PsciFn, RelinquishFlag } from './smccc.js';
+export {
+  VIRTIO_SCMI_BUFFER_SIZE,
+  VIRTIO_SCMI_MAX_PARAMS,
+  VIRTIO_SCMI_MAX_PAYLOAD,
+  VIRTIO_SCMI_MAX_QUEUE_SIZE,
+  VIRTIO_SCMI_MMIO_SIZE,
+  VIRTIO_SCMI_RESET_POLLS,
+  VIRTIO_SCMI_STATE_KEY,
+  VirtioScmiEsr,
+  VirtioScmiFeature,
+  VirtioScmiReg,
+  VirtioScmiStatusBit,
+  isVirtioScmiQueueSize,
+  scmiRequestHeader,
+  virtioScmiCall,
+  virtioScmiChannel,
+  virtioScmiLayout,
+  virtioScmiProbe,
+} from './virtio-scmi-driver.js';
+export type {
+  ScmiCallReply,
+  ScmiRequest,
+  VirtioScmiChannel,
+  VirtioScmiDriverState,
+  VirtioScmiLayout,
+  VirtioScmiProbeOptions,
+  VirtqLayout,
+} from './virtio-scmi-driver.js';

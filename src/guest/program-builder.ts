@@ -8,11 +8,24 @@
  *     .onCpu(1, (p) => p.expect(7).forever((q) => q.mmioRead(0x6000, 8)))
  *     .build();
  *
+ * The virtio-scmi methods drive the guest's virtio-scmi driver (virtio-scmi-driver.ts):
+ *
+ *   guestProgram()
+ *     .virtioScmiProbe(0x1000_0000, 0x8010_0000, { queueSize: 16 })
+ *     .scmiCall(0x14, 0x7, [0, 1], { expectStatus: 0 }) // CLOCK_CONFIG_SET clock 0 enable
+ *
  * Reference: DESIGN.md "Guest images"; docs/guest-images.md "Guest programs".
  */
 
 import type { AccessLen } from './api.js';
-import { encodeGuestProgram, GUEST_HVC_MAX_ARGS, type GuestInstruction } from './program-format.js';
+import {
+  encodeGuestProgram,
+  GUEST_HVC_MAX_ARGS,
+  SCMI_CALL_MAX_WORDS,
+  scmiCallDataChunks,
+  type GuestInstruction,
+} from './program-format.js';
+import { virtioScmiProbeProblem } from './virtio-scmi-driver.js';
 import { GUNYAH_PAGE_RELINQUISH_FN, PsciFn } from './smccc.js';
 
 /** An address or a 64-bit value: a non-negative safe integer or a bigint. */
@@ -39,6 +52,44 @@ function value(v: U64Like, what = 'value'): bigint {
 function accessLen(len: number): AccessLen {
   if (len !== 1 && len !== 2 && len !== 4 && len !== 8) throw new RangeError(`access length must be 1, 2, 4 or 8, got ${len}`);
   return len;
+}
+
+/** A 32-bit word: −2^31 ≤ w < 2^32; negative values are taken as two's complement. */
+function word(w: number, what: string): number {
+  if (!Number.isInteger(w) || w < -(2 ** 31) || w >= 2 ** 32) throw new RangeError(`${what} must be a 32-bit word, got ${w}`);
+  return w >>> 0;
+}
+
+function words(ws: readonly number[], what: string): number[] {
+  if (ws.length > SCMI_CALL_MAX_WORDS) throw new RangeError(`${what}: at most ${SCMI_CALL_MAX_WORDS} words, got ${ws.length}`);
+  return ws.map((w, k) => word(w, `${what} word ${k}`));
+}
+
+function field(v: number, max: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} must be in 0..${max}, got ${v}`);
+  return v;
+}
+
+/** Options of `virtioScmiProbe`. */
+export interface VirtioScmiProbeOpts {
+  /** Wanted queue size (power of two, 2..32768); default 16. QueueNumMax may lower it. */
+  readonly queueSize?: number;
+  /** Accept P2A_CHANNELS when offered (the eventq is then set up); default false. */
+  readonly p2a?: boolean;
+}
+
+/** Options of `scmiCall`. */
+export interface ScmiCallOptions {
+  /** Crash (ProgramEsr.SCMI_EXPECT_FAILED) unless the status is this s32. */
+  readonly expectStatus?: number;
+  /** Crash unless the payload is exactly these u32 words (at most 32). */
+  readonly expectPayload?: readonly number[];
+  /** Header token (0..1023); default: the driver's counter. */
+  readonly token?: number;
+  /** Wait for the interrupt (default) or poll used.idx. */
+  readonly wait?: 'irq' | 'poll';
+  /** Header message_type (0..3); default 0 (command). */
+  readonly messageType?: number;
 }
 
 /** Fluent builder of a guest program (see `guestProgram()`). */
@@ -153,6 +204,52 @@ export class GuestProgramBuilder {
     body(this);
     this.#insns[head] = { op: 'if-cpu', cpu: index, skip: this.#insns.length };
     return this;
+  }
+
+  /**
+   * Probe the virtio-scmi device whose register window is at `mmioBase`, with its rings and
+   * buffers in the (shared) area at `ringBase` (16-byte aligned; size: `virtioScmiLayout`).
+   * The accepted feature bits become the last result. A device the driver cannot use crashes
+   * the vCPU (VirtioScmiEsr.PROBE_FAILED).
+   */
+  virtioScmiProbe(mmioBase: U64Like, ringBase: U64Like, opts: VirtioScmiProbeOpts = {}): this {
+    const mmio = addr(mmioBase, 'virtio-scmi MMIO base');
+    const ring = addr(ringBase, 'virtio-scmi ring area');
+    const queueSize = opts.queueSize ?? 16;
+    if (!Number.isSafeInteger(queueSize) || queueSize < 0) throw new RangeError(`virtio-scmi queue size ${queueSize}`);
+    const p2a = opts.p2a === true;
+    const problem = virtioScmiProbeProblem(mmio, ring, BigInt(queueSize), p2a);
+    if (problem !== undefined) throw new RangeError(problem);
+    return this.#push({ op: 'virtio-scmi-probe', mmioBase: mmio, ringBase: ring, queueSize, p2a });
+  }
+
+  /**
+   * Send SCMI message `messageId` of protocol `protocolId` with u32 `params` (at most 32) on the
+   * probed device and wait for the reply. The status (sign-extended to 64 bits) becomes the last
+   * result; the payload is kept for `scmiReplyWord`. An unexpected status or payload crashes
+   * the vCPU (ProgramEsr.SCMI_EXPECT_FAILED).
+   */
+  scmiCall(protocolId: number, messageId: number, params: readonly number[] = [], opts: ScmiCallOptions = {}): this {
+    const call: Extract<GuestInstruction, { op: 'scmi-call' }> = {
+      op: 'scmi-call',
+      protocolId: field(protocolId, 0xff, 'SCMI protocol id'),
+      messageId: field(messageId, 0xff, 'SCMI message id'),
+      messageType: field(opts.messageType ?? 0, 0x3, 'SCMI message type'),
+      ...(opts.token !== undefined ? { token: field(opts.token, 0x3ff, 'SCMI token') } : {}),
+      wait: opts.wait ?? 'irq',
+      params: words(params, 'SCMI parameters'),
+      ...(opts.expectStatus !== undefined ? { expectStatus: word(opts.expectStatus, 'expected SCMI status') | 0 } : {}),
+      ...(opts.expectPayload !== undefined ? { expectPayload: words(opts.expectPayload, 'expected SCMI payload') } : {}),
+    };
+    if (call.wait !== 'irq' && call.wait !== 'poll') throw new RangeError(`SCMI wait mode must be 'irq' or 'poll', got ${String(call.wait)}`);
+    this.#push(call);
+    for (const chunk of scmiCallDataChunks(call)) this.#push({ op: 'scmi-data', words: chunk });
+    return this;
+  }
+
+  /** Payload word `index` (0..31) of this vCPU's last SCMI reply becomes the last result (no such word: crash). */
+  scmiReplyWord(index: number): this {
+    return this.#push({ op: 'scmi-reply-word', index: field(index, SCMI_CALL_MAX_WORDS - 1, 'SCMI reply word index') });
   }
 
   /** The instructions so far (a copy), as `decodeGuestProgram` returns them. */

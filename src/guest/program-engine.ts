@@ -11,7 +11,11 @@
  *   an exception the driver throws in is not caught: it ends the generator (the vCPU crashes);
  * - falling off the end of the program, or `spin`, spins forever;
  * - 65,536 control steps in a row without an op (an empty loop) yield one `spin`, so an
- *   engine can never hang its driver.
+ *   engine can never hang its driver;
+ * - virtio-scmi-probe and scmi-call delegate to virtio-scmi-driver.ts (`yield*`): the probe's
+ *   result is the accepted features, a call's is its status (sign-extended); the call's reply
+ *   is kept per vCPU for scmi-reply-word, and its expectations are checked here
+ *   (ProgramEsr.SCMI_EXPECT_FAILED). A call steps over its data slots.
  *
  * Reference: DESIGN.md "Guest images"; program-format.ts (the instructions).
  */
@@ -19,11 +23,24 @@
 import { Esr, GuestException, type GuestCpu, type GuestImage, type GuestOp, type GuestThread } from './api.js';
 import { GUEST_VA_LIMIT, untranslatable } from './guest-va.js';
 import { decodeGuestProgram, type GuestInstruction, type GuestProgram } from './program-format.js';
+import {
+  virtioScmiCall,
+  virtioScmiProbe,
+  type ScmiCallReply,
+  type ScmiRequest,
+  type VirtioScmiProbeOptions,
+} from './virtio-scmi-driver.js';
 
 /** ESR_EL1 values the program engine raises by itself. */
 export const ProgramEsr = {
   /** A failed `expect`: modelled as `BRK #1` (EC 0x3C, IL 1, comment 1). FAR 0. */
   EXPECT_FAILED: 0xf200_0001n,
+  /**
+   * An scmi-call whose reply has another status or payload than expected, or an
+   * scmi-reply-word past the last reply's payload: `BRK #0x12` (EC 0x3C, IL 1). FAR 0.
+   * (The driver's own failures are VirtioScmiEsr: BRK #0x10, #0x11.)
+   */
+  SCMI_EXPECT_FAILED: 0xf200_0012n,
 } as const;
 
 /** Control steps without an op after which the engine yields one `spin`. */
@@ -40,6 +57,17 @@ const K_END_REPEAT = 6;
 const K_JUMP = 7;
 const K_IF_CPU = 8;
 const K_FAULT = 9; // an access to an address the guest cannot translate
+const K_SCMI_PROBE = 10;
+const K_SCMI_CALL = 11; // imm = the index after its data slots
+const K_SCMI_REPLY_WORD = 12; // num = the word index
+const K_SCMI_DATA = 13; // never reached (the decoder keeps control flow out of data slots)
+
+/** A compiled scmi-call: the driver request and what the program expects of the reply. */
+interface CompiledScmiCall {
+  readonly request: ScmiRequest;
+  readonly expectStatus: number | undefined;
+  readonly expectPayload: readonly number[] | undefined;
+}
 
 const SPIN: GuestOp = Object.freeze({ kind: 'spin' });
 const WFI: GuestOp = Object.freeze({ kind: 'wfi' });
@@ -57,6 +85,8 @@ interface CompiledProgram {
   readonly big: readonly bigint[];
   /** K_FAULT: whether the access writes. */
   readonly write: Uint8Array;
+  /** K_SCMI_PROBE: the driver options; K_SCMI_CALL: the compiled call. */
+  readonly scmi: readonly (VirtioScmiProbeOptions | CompiledScmiCall | undefined)[];
   readonly source: readonly GuestInstruction[];
 }
 
@@ -68,6 +98,7 @@ function compile(insns: readonly GuestInstruction[]): CompiledProgram {
   const num = new Float64Array(n);
   const big: bigint[] = new Array<bigint>(n).fill(0n);
   const write = new Uint8Array(n);
+  const scmi: (VirtioScmiProbeOptions | CompiledScmiCall | undefined)[] = new Array<undefined>(n).fill(undefined);
   const access = (i: number, addr: bigint, isWrite: boolean, op: () => GuestOp): void => {
     if (addr >= BigInt(GUEST_VA_LIMIT)) {
       kind[i] = K_FAULT;
@@ -127,9 +158,41 @@ function compile(insns: readonly GuestInstruction[]): CompiledProgram {
         imm[i] = ins.skip;
         num[i] = ins.cpu;
         break;
+      case 'virtio-scmi-probe':
+        // The decoder keeps both areas below 2^48, so the numbers are exact.
+        kind[i] = K_SCMI_PROBE;
+        scmi[i] = Object.freeze({ mmioBase: Number(ins.mmioBase), ringBase: Number(ins.ringBase), queueSize: ins.queueSize, p2a: ins.p2a });
+        break;
+      case 'scmi-call': {
+        kind[i] = K_SCMI_CALL;
+        let next = i + 1;
+        while (insns[next]?.op === 'scmi-data') next++;
+        imm[i] = next;
+        const request: ScmiRequest = Object.freeze({
+          protocolId: ins.protocolId,
+          messageId: ins.messageId,
+          messageType: ins.messageType,
+          ...(ins.token !== undefined ? { token: ins.token } : {}),
+          params: Object.freeze([...ins.params]),
+          wait: ins.wait,
+        });
+        scmi[i] = Object.freeze({
+          request,
+          expectStatus: ins.expectStatus,
+          expectPayload: ins.expectPayload === undefined ? undefined : Object.freeze([...ins.expectPayload]),
+        });
+        break;
+      }
+      case 'scmi-data':
+        kind[i] = K_SCMI_DATA;
+        break;
+      case 'scmi-reply-word':
+        kind[i] = K_SCMI_REPLY_WORD;
+        num[i] = ins.index;
+        break;
     }
   });
-  return { length: n, kind, ops, imm, num, big, write, source: insns };
+  return { length: n, kind, ops, imm, num, big, write, scmi, source: insns };
 }
 
 /**
@@ -138,12 +201,14 @@ function compile(insns: readonly GuestInstruction[]): CompiledProgram {
  * untranslatable address, or any exception the driver throws in
  */
 function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
-  const { length: n, kind, ops, imm, num, big } = p;
+  const { length: n, kind, ops, imm, num, big, scmi } = p;
   const counters = new Float64Array(n);
   const cpuIndex = cpu.index;
   let last = BigInt.asUintN(64, cpu.context);
   let pc = 0;
   let idle = 0;
+  /** This vCPU's last SCMI reply (scmi-reply-word). */
+  let reply: ScmiCallReply | undefined;
   while (pc < n) {
     switch (kind[pc]) {
       case K_RESULT:
@@ -189,6 +254,35 @@ function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
       case K_IF_CPU:
         pc = num[pc] === cpuIndex ? pc + 1 : imm[pc]!;
         break;
+      case K_SCMI_PROBE:
+        last = yield* virtioScmiProbe(cpu, scmi[pc] as VirtioScmiProbeOptions);
+        idle = 0;
+        pc++;
+        continue;
+      case K_SCMI_CALL: {
+        const c = scmi[pc] as CompiledScmiCall;
+        reply = yield* virtioScmiCall(cpu, c.request);
+        checkReply(c, reply, pc);
+        last = BigInt.asUintN(64, BigInt(reply.status));
+        idle = 0;
+        pc = imm[pc]!;
+        continue;
+      }
+      case K_SCMI_REPLY_WORD: {
+        const k = num[pc]!;
+        if (reply === undefined || k >= reply.payload.length) {
+          throw new GuestException(
+            ProgramEsr.SCMI_EXPECT_FAILED,
+            0n,
+            `guest program: scmi-reply-word ${k} at instruction ${pc}: ${reply === undefined ? 'no SCMI reply yet' : `the last reply has ${reply.payload.length} payload words`}`,
+          );
+        }
+        last = BigInt(reply.payload[k]!);
+        pc++;
+        break;
+      }
+      case K_SCMI_DATA:
+        throw new GuestException(Esr.UNDEFINED, 0n, `guest program: scmi-data at instruction ${pc} executed`);
       default: // K_FAULT
         throw untranslatable(big[pc]!, p.write[pc] === 1);
     }
@@ -198,6 +292,24 @@ function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
     }
   }
   for (;;) yield SPIN;
+}
+
+/**
+ * The program's expectations of an SCMI reply.
+ * @throws GuestException ProgramEsr.SCMI_EXPECT_FAILED on a mismatch
+ */
+function checkReply(c: CompiledScmiCall, r: ScmiCallReply, pc: number): void {
+  const fail = (why: string): GuestException =>
+    new GuestException(ProgramEsr.SCMI_EXPECT_FAILED, 0n, `guest program: scmi-call at instruction ${pc} (header 0x${r.header.toString(16)}): ${why}`);
+  if (c.expectStatus !== undefined && r.status !== c.expectStatus) throw fail(`status ${r.status}, expected ${c.expectStatus}`);
+  const want = c.expectPayload;
+  if (want !== undefined) {
+    const same = r.payloadBytes === 4 * want.length && want.every((w, k) => r.payload[k] === w);
+    if (!same) {
+      const show = (ws: readonly number[]): string => `[${ws.map((w) => `0x${w.toString(16)}`).join(', ')}]`;
+      throw fail(`payload ${show(r.payload)} (${r.payloadBytes} bytes), expected ${show(want)}`);
+    }
+  }
 }
 
 /** A recognised guest program: its decoded form plus one engine per vCPU. */

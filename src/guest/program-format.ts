@@ -22,6 +22,9 @@
  *   24  8  a2  | operands (u64); unused ones are 0
  *   32  8  a3  |
  *   40  8  a4 /
+ * The virtio-scmi ops (0x20–0x23) drive virtio-scmi-driver.ts. An SCMI call is one SCMI_CALL
+ * slot followed by its SCMI_DATA slots (10 u32 words each: the parameters, then the expected
+ * payload); control ops may not target a data slot. Byte layouts: docs/guest-images.md.
  *
  * Reference: DESIGN.md "Guest images"; docs/guest-images.md "Guest programs" (per-opcode table).
  */
@@ -30,6 +33,7 @@ import type { AccessLen } from './api.js';
 import { hex, view } from '../shared/bytes.js';
 import { WireError } from '../shared/wire-error.js';
 import { decodeGuestImageHeader, encodeGuestImageHeader, GUEST_IMAGE_MAX_LENGTH } from './image-header.js';
+import { VIRTIO_SCMI_MAX_PARAMS, virtioScmiProbeProblem } from './virtio-scmi-driver.js';
 
 /** Version of the program format we write and accept. */
 export const GUEST_PROGRAM_VERSION = 1;
@@ -72,8 +76,37 @@ export const ProgramOp = {
   JUMP: 0x12,
   /** Run the block only on vCPU a0: imm = index of the first instruction after the block. */
   IF_CPU: 0x13,
+  /** Probe the virtio-scmi device: a0 = MMIO base, a1 = ring area, a2 = queue size, a3 = flags. Result = features. */
+  VIRTIO_SCMI_PROBE: 0x20,
+  /** SCMI command: len = parameter words, imm = request header, a0 = flags, a1 = expected status. Result = status. */
+  SCMI_CALL: 0x21,
+  /** Data words of the SCMI_CALL before it: len = words here (1..10), bytes 8.. = u32 words. Never executed. */
+  SCMI_DATA: 0x22,
+  /** Payload word a0 of this vCPU's last SCMI reply. Result = the word. */
+  SCMI_REPLY_WORD: 0x23,
 } as const;
 export type ProgramOp = (typeof ProgramOp)[keyof typeof ProgramOp];
+
+/** SCMI_CALL a0 flag bits (bits 15:8 hold the expected payload word count). */
+export const ScmiCallFlag = {
+  /** Wait by polling used.idx (avail.flags NO_INTERRUPT) instead of WFI. */
+  POLL: 0x1,
+  /** The token is given in imm bits 27:18; otherwise the driver's counter is used. */
+  TOKEN: 0x2,
+  /** a1 holds the expected status (s32 as u32). */
+  EXPECT_STATUS: 0x4,
+  /** The expected payload (bits 15:8 words) follows the parameters in the data slots. */
+  EXPECT_PAYLOAD: 0x8,
+} as const;
+/** VIRTIO_SCMI_PROBE a3 flag bits. */
+export const VirtioScmiProbeFlag = {
+  /** Accept VIRTIO_SCMI_F_P2A_CHANNELS when offered (and set up the eventq). */
+  P2A: 0x1,
+} as const;
+/** u32 words one SCMI_DATA slot carries. */
+export const SCMI_DATA_WORDS = 10;
+/** Most parameter words, and most expected payload words, of one SCMI call (128 bytes). */
+export const SCMI_CALL_MAX_WORDS = VIRTIO_SCMI_MAX_PARAMS;
 
 /** One decoded instruction. Addresses and values are u64 (bigint); indexes are instruction numbers. */
 export type GuestInstruction =
@@ -89,7 +122,26 @@ export type GuestInstruction =
   | Readonly<{ op: 'end-repeat'; start: number }>
   | Readonly<{ op: 'jump'; target: number }>
   /** `skip` = index of the first instruction after the block (may equal the count: end of program). */
-  | Readonly<{ op: 'if-cpu'; cpu: number; skip: number }>;
+  | Readonly<{ op: 'if-cpu'; cpu: number; skip: number }>
+  | Readonly<{ op: 'virtio-scmi-probe'; mmioBase: bigint; ringBase: bigint; queueSize: number; p2a: boolean }>
+  /**
+   * An SCMI command. It is followed in the list by its `scmi-data` entries: `params` then
+   * `expectPayload`, 10 words an entry (the encoder checks they match). Words are u32; the
+   * expected status is an s32; `token` absent = the driver's counter.
+   */
+  | Readonly<{
+      op: 'scmi-call';
+      protocolId: number;
+      messageId: number;
+      messageType: number;
+      token?: number;
+      wait: 'irq' | 'poll';
+      params: readonly number[];
+      expectStatus?: number;
+      expectPayload?: readonly number[];
+    }>
+  | Readonly<{ op: 'scmi-data'; words: readonly number[] }>
+  | Readonly<{ op: 'scmi-reply-word'; index: number }>;
 
 /** A decoded program image. */
 export type GuestProgram = Readonly<{ version: number; instructions: readonly GuestInstruction[] }>;
@@ -104,6 +156,19 @@ function assertU32(v: number, what: string): void {
 }
 function assertLen(v: number): asserts v is AccessLen {
   if (v !== 1 && v !== 2 && v !== 4 && v !== 8) throw new RangeError(`access length must be 1, 2, 4 or 8, got ${v}`);
+}
+
+/** The data words of an SCMI call, as its SCMI_DATA slots carry them (10 a slot). */
+export function scmiCallDataChunks(call: Extract<GuestInstruction, { op: 'scmi-call' }>): number[][] {
+  const words = [...call.params, ...(call.expectPayload ?? [])];
+  const out: number[][] = [];
+  for (let k = 0; k < words.length; k += SCMI_DATA_WORDS) out.push(words.slice(k, k + SCMI_DATA_WORDS));
+  return out;
+}
+
+function assertWords(words: readonly number[], max: number, what: string): void {
+  if (words.length > max) throw new RangeError(`${what}: at most ${max} words, got ${words.length}`);
+  words.forEach((w, k) => assertU32(w, `${what} word ${k}`));
 }
 
 /**
@@ -123,9 +188,12 @@ export function encodeGuestProgram(instructions: readonly GuestInstruction[]): U
     if (!Number.isInteger(i) || i < 0 || i > n) throw new RangeError(`${what} ${i} out of range 0..${n}`);
     return i;
   };
+  // Data slots still owed to the last scmi-call (its chunks, in order).
+  let owed: number[][] = [];
   for (let i = 0; i < n; i++) {
     const ins = instructions[i]!;
     const o = GUEST_PROGRAM_HEADER_SIZE + i * GUEST_INSN_SIZE;
+    if (ins.op !== 'scmi-data' && owed.length > 0) throw new RangeError(`instruction ${i}: the scmi-call before it needs ${owed.length} more scmi-data`);
     let op: ProgramOp;
     let len = 0, imm = 0;
     const a = [0n, 0n, 0n, 0n, 0n];
@@ -190,16 +258,84 @@ export function encodeGuestProgram(instructions: readonly GuestInstruction[]): U
         assertU32(ins.cpu, 'if-cpu vCPU index');
         a[0] = BigInt(ins.cpu);
         break;
+      case 'virtio-scmi-probe': {
+        op = ProgramOp.VIRTIO_SCMI_PROBE;
+        assertU64(ins.mmioBase, 'virtio-scmi MMIO base');
+        assertU64(ins.ringBase, 'virtio-scmi ring area');
+        if (!Number.isInteger(ins.queueSize) || ins.queueSize < 0) throw new RangeError(`virtio-scmi queue size ${ins.queueSize}`);
+        const problem = virtioScmiProbeProblem(ins.mmioBase, ins.ringBase, BigInt(ins.queueSize), ins.p2a);
+        if (problem !== undefined) throw new RangeError(`instruction ${i}: ${problem}`);
+        a[0] = ins.mmioBase;
+        a[1] = ins.ringBase;
+        a[2] = BigInt(ins.queueSize);
+        a[3] = ins.p2a ? BigInt(VirtioScmiProbeFlag.P2A) : 0n;
+        break;
+      }
+      case 'scmi-call': {
+        op = ProgramOp.SCMI_CALL;
+        checkField(ins.protocolId, 0xff, 'SCMI protocol id');
+        checkField(ins.messageId, 0xff, 'SCMI message id');
+        checkField(ins.messageType, 0x3, 'SCMI message type');
+        assertWords(ins.params, SCMI_CALL_MAX_WORDS, 'SCMI parameters');
+        len = ins.params.length;
+        imm = ins.messageId | (ins.messageType << 8) | (ins.protocolId << 10);
+        let flags = ins.wait === 'poll' ? ScmiCallFlag.POLL : 0;
+        if (ins.token !== undefined) {
+          checkField(ins.token, 0x3ff, 'SCMI token');
+          flags |= ScmiCallFlag.TOKEN;
+          imm = (imm | (ins.token << 18)) >>> 0;
+        }
+        if (ins.expectStatus !== undefined) {
+          if (!Number.isInteger(ins.expectStatus) || ins.expectStatus < -(2 ** 31) || ins.expectStatus >= 2 ** 31) {
+            throw new RangeError(`expected SCMI status must be an s32, got ${ins.expectStatus}`);
+          }
+          flags |= ScmiCallFlag.EXPECT_STATUS;
+          a[1] = BigInt(ins.expectStatus >>> 0);
+        }
+        let m = 0;
+        if (ins.expectPayload !== undefined) {
+          assertWords(ins.expectPayload, SCMI_CALL_MAX_WORDS, 'expected SCMI payload');
+          flags |= ScmiCallFlag.EXPECT_PAYLOAD;
+          m = ins.expectPayload.length;
+        }
+        a[0] = BigInt(flags | (m << 8));
+        owed = scmiCallDataChunks(ins);
+        break;
+      }
+      case 'scmi-data': {
+        op = ProgramOp.SCMI_DATA;
+        const want = owed.shift();
+        if (want === undefined) throw new RangeError(`instruction ${i}: scmi-data outside an scmi-call`);
+        if (want.length !== ins.words.length || want.some((w, k) => w !== ins.words[k])) {
+          throw new RangeError(`instruction ${i}: scmi-data words do not match the scmi-call's parameters and expected payload`);
+        }
+        len = ins.words.length;
+        break;
+      }
+      case 'scmi-reply-word':
+        op = ProgramOp.SCMI_REPLY_WORD;
+        checkField(ins.index, SCMI_CALL_MAX_WORDS - 1, 'SCMI reply word index');
+        a[0] = BigInt(ins.index);
+        break;
     }
     out[o] = op;
     out[o + 1] = len;
     v.setUint32(o + 4, imm, true);
+    if (ins.op === 'scmi-data') {
+      ins.words.forEach((w, k) => v.setUint32(o + 8 + 4 * k, w, true));
+      continue;
+    }
     for (let k = 0; k < 5; k++) {
       assertU64(a[k]!, `instruction ${i} operand ${k}`);
       v.setBigUint64(o + 8 + k * 8, a[k]!, true);
     }
   }
+  if (owed.length > 0) throw new RangeError(`the last scmi-call needs ${owed.length} more scmi-data`);
   return out;
+}
+
+function checkField(v: number, max: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} must be in 0..${max}, got ${v}`);
 }
 
 /**
@@ -222,9 +358,48 @@ export function decodeGuestProgram(bytes: Uint8Array): GuestProgram {
   if (bytes.byteLength < h.length) throw new WireError('short', { what: 'guest program', offset: bytes.byteLength });
 
   const out: GuestInstruction[] = [];
-  for (let i = 0; i < n; i++) out.push(decodeInstruction(v, i, n));
+  for (let i = 0; i < n; ) {
+    const ins = decodeInstruction(v, i, n);
+    if (ins.op === 'scmi-data') throw new WireError('bad-value', { what: `instruction ${i}: scmi-data outside an scmi-call`, offset: slot(i) });
+    out.push(ins);
+    i++;
+    if (ins.op === 'scmi-call') i = attachScmiData(v, out, i, n);
+  }
   checkControlFlow(out);
   return { version: h.version, instructions: out };
+}
+
+const slot = (i: number): number => GUEST_PROGRAM_HEADER_SIZE + i * GUEST_INSN_SIZE;
+
+/**
+ * Read the data slots of the scmi-call just pushed (last entry of `out`, its slots from `i`),
+ * replace the call by its complete form and push the data entries.
+ * @returns the index after the call's data
+ */
+function attachScmiData(v: DataView, out: GuestInstruction[], i: number, n: number): number {
+  const at = out.length - 1;
+  const call = out[at] as Extract<GuestInstruction, { op: 'scmi-call' }>;
+  const nParams = call.params.length; // decodeInstruction leaves `params` as n zeros
+  const m = call.expectPayload?.length ?? 0;
+  const words: number[] = [];
+  while (words.length < nParams + m) {
+    const o = slot(i);
+    if (i >= n || v.getUint8(o) !== ProgramOp.SCMI_DATA) {
+      throw new WireError('bad-value', { what: `instruction ${i}: scmi-call at ${at} needs ${nParams + m - words.length} more data words`, offset: i >= n ? slot(n) : o });
+    }
+    const d = decodeInstruction(v, i, n) as Extract<GuestInstruction, { op: 'scmi-data' }>;
+    const want = Math.min(SCMI_DATA_WORDS, nParams + m - words.length);
+    if (d.words.length !== want) throw new WireError('bad-value', { what: `instruction ${i}: scmi-data has ${d.words.length} words, want ${want}`, offset: o + 1 });
+    words.push(...d.words);
+    out.push(d);
+    i++;
+  }
+  out[at] = {
+    ...call,
+    params: words.slice(0, nParams),
+    ...(call.expectPayload !== undefined ? { expectPayload: words.slice(nParams) } : {}),
+  };
+  return i;
 }
 
 function decodeInstruction(v: DataView, i: number, n: number): GuestInstruction {
@@ -296,6 +471,60 @@ function decodeInstruction(v: DataView, i: number, n: number): GuestInstruction 
       if (cpu > 0xffff_ffffn) throw bad(`vCPU index ${cpu}`, 8);
       return { op: 'if-cpu', cpu: Number(cpu), skip: target('if-cpu skip', n) };
     }
+    case ProgramOp.VIRTIO_SCMI_PROBE: {
+      unused(4, false, false);
+      const flags = a(3);
+      if ((flags & ~BigInt(VirtioScmiProbeFlag.P2A)) !== 0n) throw new WireError('reserved', { what: `instruction ${i} probe flags`, offset: o + 32 });
+      const p2a = flags !== 0n;
+      const problem = virtioScmiProbeProblem(a(0), a(1), a(2), p2a);
+      if (problem !== undefined) throw bad(problem, 8);
+      return { op: 'virtio-scmi-probe', mmioBase: a(0), ringBase: a(1), queueSize: Number(a(2)), p2a };
+    }
+    case ProgramOp.SCMI_CALL: {
+      unused(2, true, true);
+      if (len > SCMI_CALL_MAX_WORDS) throw bad(`SCMI parameter count ${len}`, 1);
+      if (imm >>> 28 !== 0) throw new WireError('reserved', { what: `instruction ${i} SCMI header bits 31:28`, offset: o + 7 });
+      const flags = a(0);
+      const known = BigInt(ScmiCallFlag.POLL | ScmiCallFlag.TOKEN | ScmiCallFlag.EXPECT_STATUS | ScmiCallFlag.EXPECT_PAYLOAD) | 0xff00n;
+      if ((flags & ~known) !== 0n) throw new WireError('reserved', { what: `instruction ${i} SCMI call flags`, offset: o + 8 });
+      const f = Number(flags & 0xffn);
+      const m = Number((flags >> 8n) & 0xffn);
+      if (m > SCMI_CALL_MAX_WORDS) throw bad(`expected payload word count ${m}`, 9);
+      if (m !== 0 && (f & ScmiCallFlag.EXPECT_PAYLOAD) === 0) throw new WireError('reserved', { what: `instruction ${i} payload count without EXPECT_PAYLOAD`, offset: o + 9 });
+      const tokenBits = (imm >>> 18) & 0x3ff;
+      if ((f & ScmiCallFlag.TOKEN) === 0 && tokenBits !== 0) throw new WireError('reserved', { what: `instruction ${i} token bits without TOKEN`, offset: o + 6 });
+      const st = a(1);
+      if ((f & ScmiCallFlag.EXPECT_STATUS) === 0 ? st !== 0n : st > 0xffff_ffffn) {
+        throw new WireError('reserved', { what: `instruction ${i} expected status`, offset: o + 16 });
+      }
+      return {
+        op: 'scmi-call',
+        protocolId: (imm >>> 10) & 0xff,
+        messageId: imm & 0xff,
+        messageType: (imm >>> 8) & 0x3,
+        ...((f & ScmiCallFlag.TOKEN) !== 0 ? { token: tokenBits } : {}),
+        wait: (f & ScmiCallFlag.POLL) !== 0 ? 'poll' : 'irq',
+        params: new Array<number>(len).fill(0), // filled from the data slots by attachScmiData
+        ...((f & ScmiCallFlag.EXPECT_STATUS) !== 0 ? { expectStatus: Number(BigInt.asIntN(32, st)) } : {}),
+        ...((f & ScmiCallFlag.EXPECT_PAYLOAD) !== 0 ? { expectPayload: new Array<number>(m).fill(0) } : {}),
+      };
+    }
+    case ProgramOp.SCMI_DATA: {
+      if (imm !== 0) throw new WireError('reserved', { what: `instruction ${i} imm`, offset: o + 4 });
+      if (len < 1 || len > SCMI_DATA_WORDS) throw bad(`scmi-data word count ${len}`, 1);
+      const words: number[] = [];
+      for (let k = 0; k < SCMI_DATA_WORDS; k++) {
+        const w = v.getUint32(o + 8 + 4 * k, true);
+        if (k < len) words.push(w);
+        else if (w !== 0) throw new WireError('reserved', { what: `instruction ${i} data word ${k}`, offset: o + 8 + 4 * k });
+      }
+      return { op: 'scmi-data', words };
+    }
+    case ProgramOp.SCMI_REPLY_WORD: {
+      unused(1, false, false);
+      if (a(0) >= BigInt(SCMI_CALL_MAX_WORDS)) throw bad(`SCMI reply word index ${a(0)}`, 8);
+      return { op: 'scmi-reply-word', index: Number(a(0)) };
+    }
     default:
       throw bad(`unknown opcode 0x${op.toString(16)}`);
   }
@@ -317,6 +546,10 @@ function checkControlFlow(insns: readonly GuestInstruction[]): void {
       }
     } else if (ins.op === 'if-cpu' && ins.skip <= i) {
       throw new WireError('bad-value', { what: `instruction ${i}: if-cpu skips backwards`, offset: at(i) });
+    }
+    const dest = ins.op === 'jump' ? ins.target : ins.op === 'if-cpu' ? ins.skip : undefined;
+    if (dest !== undefined && insns[dest]?.op === 'scmi-data') {
+      throw new WireError('bad-value', { what: `instruction ${i}: ${ins.op} into the data of an scmi-call`, offset: at(i) });
     }
   });
 }
@@ -348,5 +581,20 @@ export function formatGuestInstruction(ins: GuestInstruction): string {
       return `jump @${ins.target}`;
     case 'if-cpu':
       return `if-cpu ${ins.cpu} (else @${ins.skip})`;
+    case 'virtio-scmi-probe':
+      return `virtio-scmi-probe mmio ${hex(ins.mmioBase)} ring ${hex(ins.ringBase)} queue ${ins.queueSize}${ins.p2a ? ' p2a' : ''}`;
+    case 'scmi-call': {
+      const words = (w: readonly number[]): string => `[${w.map((x) => hex(x)).join(', ')}]`;
+      let s = `scmi-call protocol ${hex(ins.protocolId, 2)} message ${hex(ins.messageId, 2)}`;
+      if (ins.messageType !== 0) s += ` type ${ins.messageType}`;
+      s += ` ${words(ins.params)} token ${ins.token ?? 'auto'} ${ins.wait}`;
+      if (ins.expectStatus !== undefined) s += ` expect status ${ins.expectStatus}`;
+      if (ins.expectPayload !== undefined) s += ` expect payload ${words(ins.expectPayload)}`;
+      return s;
+    }
+    case 'scmi-data':
+      return `scmi-data [${ins.words.map((x) => hex(x)).join(', ')}]`;
+    case 'scmi-reply-word':
+      return `scmi-reply-word ${ins.index}`;
   }
 }

@@ -51,6 +51,13 @@ export const ScmiCommonMsg = {
   NEGOTIATE_PROTOCOL_VERSION: 0x10,
 } as const;
 
+/**
+ * Largest return-value payload (after the status) a reply may carry: Linux posts 136-byte
+ * response buffers, 8 of which hold the header and the status (scmi-virtio.md §5). Paged
+ * replies (rate, level and descriptor lists) return at most what fits.
+ */
+export const SCMI_MAX_PAYLOAD = 128;
+
 /** message_type field of the header, scmi-virtio.md §6. */
 export const ScmiMessageType = { COMMAND: 0, DELAYED_RESPONSE: 2, NOTIFICATION: 3 } as const;
 
@@ -74,6 +81,16 @@ export interface ScmiReply {
 
 /** Kinds of platform resource an agent can be given. */
 export type ResourceKind = 'clock' | 'voltage' | 'power' | 'perf' | 'reset' | 'sensor';
+
+/** The protocol through which each kind of resource is reached. */
+export const RESOURCE_PROTOCOL: { readonly [K in ResourceKind]: number } = {
+  clock: ScmiProtocolId.CLOCK,
+  voltage: ScmiProtocolId.VOLTAGE,
+  power: ScmiProtocolId.POWER,
+  perf: ScmiProtocolId.PERF,
+  reset: ScmiProtocolId.RESET,
+  sensor: ScmiProtocolId.SENSOR,
+};
 
 /**
  * Who sends a request: an SCMI agent. Agent 0 is the platform itself (never a sender); the host
@@ -121,8 +138,17 @@ export interface ScmiProtocol {
    * The common messages 0x0–0x2 are included by every protocol.
    */
   readonly messages: ReadonlyMap<number, number>;
-  /** Handle one command (message_type 0) addressed to this protocol. */
+  /**
+   * Handle one command (message_type 0) addressed to this protocol. The backend answers
+   * PROTOCOL_VERSION (0x0) and PROTOCOL_MESSAGE_ATTRIBUTES (0x2) itself from `version` and
+   * `messages`, and NEGOTIATE_PROTOCOL_VERSION (0x10) too unless `messages` lists 0x10 (then the
+   * handler decides which versions it accepts); it calls this only for IDs `messages` lists.
+   */
   handle(call: ScmiCall): ScmiReply;
+  /** Optional hook: an agent that may use this protocol connected (per-agent private state). */
+  open?(agent: ScmiAgent): void;
+  /** Optional hook: the agent went away (its votes are released by the backend afterwards). */
+  close?(agent: ScmiAgent): void;
 }
 
 // ── platform description (data given to the emulator) ──────────────────────────────────────
@@ -234,11 +260,24 @@ export interface PlatformState {
 
   powerSet(voter: VoterId, domain: number, on: boolean): void;
   powerAggregate(domain: number): boolean;
+  /**
+   * The voter's own power vote: true while it holds the domain on (no vote → false). Never
+   * reflects other voters (POWER_STATE_GET answers from it).
+   */
+  powerVote(voter: VoterId, domain: number): boolean;
 
   /** @returns false when the level is not an OPP or outside the limits (→ OUT_OF_RANGE) */
   perfSetLevel(voter: VoterId, domain: number, level: number): boolean;
   perfSetLimits(voter: VoterId, domain: number, max: number, min: number): boolean;
   perfAggregate(domain: number): { readonly level: number; readonly max: number; readonly min: number };
+  /**
+   * The voter's own perf requests: its level and its limits, undefined where it made none.
+   * Never reflects other voters (PERF_LEVEL_GET / PERF_LIMITS_GET answer from it).
+   */
+  perfVote(
+    voter: VoterId,
+    domain: number,
+  ): { readonly level: number | undefined; readonly max: number | undefined; readonly min: number | undefined };
 
   /** Count of resets performed on a domain (for tests and traces). */
   reset(voter: VoterId, domain: number): void;

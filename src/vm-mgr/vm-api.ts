@@ -4,12 +4,14 @@
  * VM's reference count. The VM manager implements it; src/vcpu and src/functions use it.
  *
  * Reference: uapi.md §7 (objects and lifetime), §8.1 (function framework, resource tickets),
- * §8.10 (status and exit_info), §8.11 (demand paging), §8.14 (ioeventfd matching).
+ * §8.10 (status and exit_info), §8.11 (demand paging, host visibility of guest memory), §8.14
+ * (ioeventfd matching).
  */
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { IoctlContext } from '../host/kernel-file.js';
 import type { Logger } from '../shared/log.js';
 import type { TraceSink } from '../shared/trace.js';
+import type { GuestMemoryAccess } from '../virtio/guest-memory.js';
 
 /** Linux's copy of the RM VM status (uapi.md §7). */
 export const LinuxVmStatus = {
@@ -137,6 +139,11 @@ export interface VmHandle {
    * otherwise a negative errno (-EAGAIN: already provided; -ENOENT, -EPERM, -ENOMEM, -ENODEV).
    */
   demandPage(gpa: bigint, write: boolean): number;
+  /**
+   * The VM's guest physical memory as a device reaches it: only memory shared with the host
+   * (FORCE_SHARE bindings); lent memory and unbound addresses throw GuestMemoryError (§8.11).
+   */
+  readonly guestMemory: GuestMemoryAccess;
   /** The ioeventfd table (§8.14). */
   addIoeventfd(e: IoeventfdEntry): void;
   removeIoeventfd(e: IoeventfdEntry): void;

@@ -15,6 +15,8 @@ import type { Binding, BindingOwner } from './guest-mem.js';
 import { providePage, reclaimRange, type PagedPage, type PagingVm } from './demand-paging.js';
 import type { KernelContext } from './kernel-context.js';
 import { TicketRegistry } from './tickets.js';
+import { VmGuestMemory } from './guest-memory-access.js';
+import type { GuestMemoryAccess } from '../virtio/guest-memory.js';
 import { PAGE_SIZE } from './page-allocator.js';
 import { compareIoeventfd, compareIoeventfdWrite } from '../functions/ioeventfd-order.js';
 import { ErrnoError } from '../shared/errno.js';
@@ -61,6 +63,8 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
   readonly functions: VmFunctionInstance[] = [];
   readonly ioeventfds: IoeventfdEntry[] = [];
   dtbParcel: DtbParcel | undefined;
+  /** Device access to the shared guest memory (VmHandle.guestMemory). */
+  readonly guestMemory: GuestMemoryAccess = new VmGuestMemory(this);
   /** Serialises START, teardown and boot-context changes (the status lock). */
   readonly statusLock = new PQueue({ concurrency: 1 });
   /** Serialises ADD/REMOVE_FUNCTION (the function lock). */

@@ -1,5 +1,6 @@
 // The command line: the default scenario (a two-vCPU holding-cell VM through the raw contract,
-// vmm-flows.md §2 and §6), `run --rm-only` (the RM lifecycle, uapi.md §8.2/§8.3), argument
+// vmm-flows.md §2 and §6; then a guest VM with a virtio-scmi device whose clock vote goes away
+// when it crashes, scmi-virtio.md §11/§12.2), `run --rm-only` (the RM lifecycle, uapi.md §8.2/§8.3), argument
 // errors, and the conformance command's closing line (DESIGN.md "What the project ships").
 import { describe, expect, test, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -122,12 +123,60 @@ describe('gunyah-emu run: the default scenario', () => {
     expect(out).not.toContain('MISMATCH');
   });
 
+  test('SCMI part: the guest votes through its virtio-scmi device, the host votes, the crash releases the VM\'s vote', async () => {
+    const r = await runDefaultScenario();
+    expect(r.problems).toEqual([]);
+    const x = r.scmi;
+    expect(x.clock).toEqual({ id: 3, name: 'uart' });
+    // Before the crash: the VM asked 14.7456 MHz, the host 3.6864 MHz; the aggregate is the higher.
+    expect(x.before).toEqual({
+      guest: { enabled: true, rate: 14_745_600 },
+      host: { enabled: true, rate: 3_686_400 },
+      aggregate: { enabled: true, rate: 14_745_600 },
+    });
+    // The guest's udf crashes the VM (STATUS exit EXITED, exit type 5 SOFTWARE_ERROR) ...
+    expect(x.crash).toMatchObject({ status: 2, exitType: 5 });
+    // ... its agent is closed, its vote gone, and the aggregate is the host's vote alone.
+    expect(x.after).toEqual({
+      guest: { enabled: false, rate: undefined },
+      agentConnected: false,
+      host: { enabled: true, rate: 3_686_400 },
+      aggregate: { enabled: true, rate: 3_686_400 },
+    });
+    // Kicks never exit (ioeventfd); probe and the irq-mode InterruptStatus/ACK pairs do.
+    expect(x.notifyExits).toBe(0);
+    expect(x.deviceExits).toBeGreaterThan(0);
+    expect(x.steps.map((s) => s.who)).toEqual(['VMM', 'VMM', 'VMM', 'VMM', 'guest', 'VMM', 'guest', 'host', 'backend', 'guest', 'backend', 'backend', 'VMM']);
+    expect(x.steps.find((s) => s.what.includes('ADD_FUNCTION(GUNYAH_FN_SCMI)'))?.result).toBe('bound');
+    // The device's two eventfds, the vCPU, both guest-memory files, the VM and /dev/gunyah.
+    expect(x.shutdown).toMatchObject({ fdsClosed: 7, openFds: 0, mappings: 0, userAllocations: 0, rmVms: [], rmParcels: 0, liveVms: 0 });
+    expect([...x.shutdown.memoryOwners.keys()]).toEqual([3]);
+    expect(r.invariantViolations).toEqual([]);
+  });
+
+  test('run prints the SCMI part: the steps, the votes before and after the crash, its shutdown check', async () => {
+    const { code, out } = await runMain(['run']);
+    expect(code).toBe(0);
+    const scmi = out.slice(out.indexOf('SCMI over virtio'));
+    expect(scmi).toMatch(/ADD_FUNCTION\(GUNYAH_FN_SCMI\) agent 2 "scmi-guest"\s+│ bound/);
+    expect(scmi).toMatch(/│ before the crash │ enabled, 14\.7456 MHz\s+│ enabled, 3\.6864 MHz │ enabled, 14\.7456 MHz │/);
+    expect(scmi).toMatch(/│ after the crash\s+│ vote gone \(agent closed\)\s+│ enabled, 3\.6864 MHz │ enabled, 3\.6864 MHz\s+│/);
+    expect(scmi).toContain('0 of them QueueNotify');
+    expect(scmi).toContain('Shutdown: closed 7 fds; 0 fds, 0 mappings and 0 user allocations left');
+    expect(scmi).toContain('RM: no VM, no memory parcel');
+    expect(out).not.toContain('MISMATCH');
+  });
+
   test('a failing run is reported as a mismatch, and still shuts down cleanly', async () => {
     // The 5th vcpu_run hypercall fails: RUN gives EBUSY in the middle of vCPU 0's commands.
     const r = await runDefaultScenario(1, { faults: { hypercalls: [{ call: 'vcpu_run', occurrence: 5, error: 'ERROR_BUSY' }] } });
     expect(r.problems[0]).toMatch(/^EBUSY/);
     expect(r.problems).toContain('vCPU 1: 0 status exits, expected 1');
     expect(r.shutdown).toMatchObject({ openFds: 0, rmVms: [], rmParcels: 0, liveVms: 0 });
+    // The SCMI part runs after it on the same emulator (the fault was used up) and is unaffected.
+    expect(r.problems.filter((p) => p.startsWith('SCMI'))).toEqual([]);
+    expect(r.scmi.after.aggregate).toEqual({ enabled: true, rate: 3_686_400 });
+    expect(r.scmi.shutdown).toMatchObject({ openFds: 0, rmVms: [], rmParcels: 0, liveVms: 0 });
     expect(r.invariantViolations).toEqual([]);
     expect(formatDefaultScenario(r)).toContain('MISMATCH:\n  EBUSY');
   });

@@ -7,3 +7,4 @@ export * from './ioctls.js';
 export * from './constants.js';
 export * from './structs.js';
 export * from './run-page.js';
+export * from './scmi-arg.js';

@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import { compareIoeventfd, compareIoeventfdWrite } from '../../../src/functions/ioeventfd-order.js';
 import { ErrnoError } from '../../../src/shared/errno.js';
+import { GuestMemoryError, type GuestMemoryAccess } from '../../../src/virtio/guest-memory.js';
 import type { Logger } from '../../../src/shared/log.js';
 import { createMemoryTraceSink, type MemoryTraceSink } from '../../../src/shared/trace.js';
 import {
@@ -63,6 +64,15 @@ export class FakeVm implements VmHandle {
   readonly demandPageCalls: Array<{ gpa: bigint; write: boolean }> = [];
   readonly ioeventfds: IoeventfdEntry[] = [];
   readonly ioeventfdWrites: Array<{ addr: bigint; len: number; value: bigint }> = [];
+  /** No guest memory: every device access is refused as unmapped. */
+  readonly guestMemory: GuestMemoryAccess = {
+    read: (gpa, len) => {
+      throw new GuestMemoryError('unmapped', gpa, len, 'FakeVm has no guest memory');
+    },
+    write: (gpa, bytes) => {
+      throw new GuestMemoryError('unmapped', gpa, bytes.length, 'FakeVm has no guest memory');
+    },
+  };
 
   constructor(hyp = new FakeHyp()) {
     this.hyp = hyp;

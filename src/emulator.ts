@@ -11,6 +11,11 @@
  * Each emulator has one SCMI backend (`emu.scmi`, docs/scmi.md): the host votes through its
  * trusted agent (`emu.scmi.host`), and VMs connect through the GUNYAH_FN_SCMI function, which
  * the kernel registers by default next to vCPU, irqfd and ioeventfd.
+ *
+ * Tracing (docs/tracing.md): with `options.trace`, one stamping tracer (`emu.trace`) is handed
+ * to every layer — host process (ioctls), kernel, RM server and host client, hypervisor (host
+ * hypercalls, vcpu_run, guest engines), SCMI backend, fault injector — and the counters of lent
+ * memory and SCMI votes are installed. Without it no layer gets a tracer.
  */
 import { Hypervisor } from './hyp/hypervisor.js';
 import { HostProcess } from './host/process.js';
@@ -26,7 +31,9 @@ import type { MsgqEndpoint } from './msgq/endpoint.js';
 import { ErrnoError } from './shared/errno.js';
 import { HypError, isHypError } from './shared/hyp-errors.js';
 import { silentLogger, type Logger } from './shared/log.js';
-import type { TraceSink } from './shared/trace.js';
+import { createStampingTracer, type StampingTracer, type TraceSink } from './shared/trace.js';
+import { describeGunyahIoctl } from './trace/ioctl-describe.js';
+import { watchMemory, watchScmiVotes } from './trace/counters.js';
 import { createRmClient, type RmClient } from './rm-rpc/client/rm-client.js';
 import { createRmServer, type RmServer } from './rm-rpc/server/rm-server.js';
 import type { RmServerOptions } from './rm-rpc/server/context.js';
@@ -39,7 +46,11 @@ export interface EmulatorOptions {
   readonly seed?: number;
   /** A pino logger; the emulator only makes child loggers of it. */
   readonly log?: Logger;
-  /** Where trace events go. */
+  /**
+   * Where trace events go (docs/tracing.md). The emulator stamps each record with `seq` and a
+   * virtual time `t` before the sink sees it. Without a sink nothing is traced (and nothing is
+   * built for it).
+   */
   readonly trace?: TraceSink;
   /** RM behaviour switches (assertion mode, firmware generation). */
   readonly rm?: Partial<RmServerOptions>;
@@ -88,6 +99,11 @@ export class Emulator {
   readonly faults: FaultInjector;
   /** The SCMI backend: platform state, agents (host and VMs), protocols (docs/scmi.md). */
   readonly scmi: ScmiBackend;
+  /**
+   * The stamping tracer in front of `options.trace` (undefined without a sink): layers emit into
+   * it; a driver (CLI, scenario runner) may too, and `trace.count` is the last `seq`.
+   */
+  readonly trace: StampingTracer | undefined;
   readonly #opts: EmulatorOptions;
   readonly #notifListeners = new Set<(msgId: number, payload: Uint8Array) => void>();
   #hostClient: RmClient | undefined;
@@ -98,17 +114,20 @@ export class Emulator {
     this.#opts = opts;
     this.log = opts.log ?? silentLogger();
     if (opts.faults) checkFaultPlan(opts.faults);
-    this.faults = new FaultInjector(opts.faults);
-    this.scmi = new ScmiBackend(opts.scmi ?? {});
+    const trace = opts.trace ? createStampingTracer(opts.trace) : undefined;
+    this.trace = trace;
+    const traced = trace ? { trace } : {};
+    this.faults = new FaultInjector(opts.faults, trace);
+    this.scmi = new ScmiBackend({ ...opts.scmi, ...traced });
     const functionTypes = [vcpuFunction, irqfdFunction, ioeventfdFunction, scmiFunction(this.scmi), ...(opts.functionTypes ?? [])];
     checkFunctionTypes(functionTypes);
-    this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8, faults: this.faults });
+    this.hyp = new Hypervisor({ cpus: opts.cpus ?? 8, faults: this.faults, ...traced });
     this.rm = createRmServer({
       hyp: this.hyp,
       log: this.log,
       seed: opts.seed ?? 1,
       faults: this.faults,
-      ...(opts.trace ? { trace: opts.trace } : {}),
+      ...traced,
       ...opts.rm,
     });
     this.#hostClient = this.#newHostClient();
@@ -125,9 +144,17 @@ export class Emulator {
       functionTypes,
       log: this.log,
       ...(opts.quirks ? { quirks: opts.quirks } : {}),
-      ...(opts.trace ? { trace: opts.trace } : {}),
+      ...traced,
     });
-    this.host = new HostProcess({ devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]), log: this.log });
+    this.host = new HostProcess({
+      devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]),
+      log: this.log,
+      ...(trace ? { trace, describeIoctl: describeGunyahIoctl } : {}),
+    });
+    if (trace) {
+      watchMemory(this.hyp, this.rm, trace);
+      watchScmiVotes(this.scmi.platform, trace);
+    }
   }
 
   #rmCallsCache: { client: RmClient; calls: RmCalls } | undefined;
@@ -209,10 +236,11 @@ export class Emulator {
   #newHostClient(): RmClient {
     const ep = this.rm.vmEndpoint(VMID_HLOS);
     if (!ep) throw new Error('the RM has no host link');
+    const trace = this.trace;
     const client = createRmClient({
       transport: ep,
       log: this.log,
-      ...(this.#opts.trace ? { trace: this.#opts.trace } : {}),
+      ...(trace ? { trace } : {}),
       ...(this.#opts.rmCallTimeoutMs !== undefined ? { timeoutMs: this.#opts.rmCallTimeoutMs } : {}),
     });
     client.events.on('notification', (n) => {

@@ -9,6 +9,10 @@ import { runDefaultScenario } from './default-scenario.js';
 import { formatDefaultScenario } from './default-scenario-report.js';
 import { runRmLifecycleScenario } from './rm-lifecycle-scenario.js';
 import { serveRm } from './rm-serve.js';
+import { runScenarioFile } from './scenario-file.js';
+import { openTraceOutputs, type TraceCliOptions } from './trace-options.js';
+import { createCliLogger } from './cli-logger.js';
+import type { Level } from 'pino';
 import { openTarget } from '../conformance/targets.js';
 import { runConformance, formatResultLine, formatSummary } from '../conformance/index.js';
 
@@ -25,21 +29,43 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('[scenario]', 'scenario file (default: the embedded default scenario)')
     .option('--seed <n>', 'seed for every deterministic choice', '1')
     .option('--rm-only', 'instead: one VM through the RM lifecycle alone, with a table of every RPC and notification')
+    .option('--trace <file>', 'write every emulator event to FILE as JSON lines (docs/tracing.md)')
+    .option('--log', 'print every emulator event as a tracepoint-style line')
+    .option('--observations', 'with a scenario file: also list everything the run saw')
+    .addOption(new Option('--log-level <level>', 'structured log (stderr; pretty on a terminal)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('warn'))
     .description('run a scenario and report what happened')
-    .action(async (scenario: string | undefined, opts: { seed: string; rmOnly?: boolean }) => {
+    .action(async (scenario: string | undefined, opts: { seed: string; rmOnly?: boolean; observations?: boolean; logLevel: Level | 'silent' } & TraceCliOptions, cmd: Command) => {
+      const styled = process.stdout.isTTY === true;
       if (scenario !== undefined) {
-        process.stderr.write(`gunyah-emu run: scenario files are not supported yet (${scenario}); run without one for the default scenario\n`);
-        code = 2;
+        if (opts.rmOnly) {
+          process.stderr.write('gunyah-emu run: --rm-only runs its own scenario; give no scenario file with it\n');
+          code = 2;
+          return;
+        }
+        const seed = cmd.getOptionValueSource('seed') === 'cli' ? Number(opts.seed) : undefined;
+        code = await runScenarioFile(scenario, {
+          ...(seed !== undefined ? { seed } : {}),
+          ...(opts.trace !== undefined ? { trace: opts.trace } : {}),
+          ...(opts.log !== undefined ? { log: opts.log } : {}),
+          ...(opts.observations !== undefined ? { observations: opts.observations } : {}),
+          logLevel: opts.logLevel,
+          styled,
+        });
         return;
       }
-      const styled = process.stdout.isTTY === true;
       if (opts.rmOnly) {
         code = await printRmLifecycle(Number(opts.seed), styled);
         return;
       }
-      const r = await runDefaultScenario(Number(opts.seed));
-      process.stdout.write(formatDefaultScenario(r, styled));
-      if (r.problems.length > 0 || r.invariantViolations.length > 0) code = 1;
+      const tracing = openTraceOutputs(opts, Number(opts.seed));
+      try {
+        const log = createCliLogger({ level: opts.logLevel });
+        const r = await runDefaultScenario(Number(opts.seed), { log, ...(tracing.sink ? { trace: tracing.sink } : {}) });
+        process.stdout.write(formatDefaultScenario(r, styled));
+        if (r.problems.length > 0 || r.invariantViolations.length > 0) code = 1;
+      } finally {
+        tracing.close();
+      }
     });
 
   const rm = program.command('rm').description('the Resource Manager on its own');

@@ -75,7 +75,7 @@ function toRows(events: readonly TraceEvent[]): ScenarioRow[] {
   for (const e of events) {
     if (e['side'] !== 'client') continue;
     const name = String(e['name']);
-    const seq = Number(e['seq']);
+    const seq = Number(e['rmSeq']);
     const msgId = Number(e['msgId']);
     const bytes = fromHex(String(e['hex'] ?? ''));
     if (e.kind === 'rm.call') rows.push({ step: rows.length + 1, kind: 'request', name, seq, detail: describe(() => specById(msgId)?.req.decode(bytes), bytes) });

@@ -9,7 +9,6 @@ export { irqfdFunction, validateIrqfdArg, irqfdArgMatches } from './irqfd.js';
 export { ioeventfdFunction, validateIoeventfdArg, ioeventfdArgMatches } from './ioeventfd.js';
 export { compareIoeventfd, compareIoeventfdWrite } from './ioeventfd-order.js';
 export type { IoeventfdKey } from './ioeventfd-order.js';
-export { RateLimitedLog, RATELIMIT_BURST, RATELIMIT_EVERY } from './rate-limit.js';
 export { scmiFunction, ScmiFunctionInstance } from './scmi-function.js';
 export type { ScmiFunctionState } from './scmi-function.js';
 export { SCMI_FUNCTION_FEATURES, checkScmiArg, checkRingMemory, scmiArgMatches } from './scmi-arg-check.js';

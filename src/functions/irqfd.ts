@@ -31,7 +31,7 @@ import {
   type FnIrqfdArg,
 } from '../vm-mgr/uapi/index.js';
 import type { Ticket, TicketHandler, VmFunctionInstance, VmFunctionType, VmHandle, VmResource } from '../vm-mgr/vm-api.js';
-import { RateLimitedLog } from './rate-limit.js';
+import { RateLimitedLog } from '../shared/rate-limit.js';
 
 /** sizeof(struct gunyah_fn_irqfd_arg). */
 const ARG_SIZE = SIZEOF.gunyah_fn_irqfd_arg;

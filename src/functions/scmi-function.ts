@@ -41,7 +41,7 @@ import { SplitQueue, type QueueBroken } from '../virtio/split-queue.js';
 import { GUNYAH_FN_SCMI, SIZEOF_FN_SCMI_ARG } from '../vm-mgr/uapi/scmi-arg.js';
 import { LinuxVmStatus, type VmFunctionInstance, type VmFunctionType, type VmHandle } from '../vm-mgr/vm-api.js';
 import { checkRingMemory, checkScmiArg, scmiArgMatches, type CheckedScmiArg } from './scmi-arg-check.js';
-import { RateLimitedLog } from './rate-limit.js';
+import { RateLimitedLog } from '../shared/rate-limit.js';
 
 /** Smallest request the function dispatches: the SCMI header. */
 const SCMI_HEADER_BYTES = 4;

@@ -8,7 +8,7 @@
  * Reference: DESIGN.md "Guest images"; api.ts `BootGuest`; image-header.ts (the 16-byte header).
  */
 
-import { Esr, GuestException, type BootGuest, type GuestCpu, type GuestImage, type GuestThread } from './api.js';
+import { Esr, GuestException, type BootGuest, type GuestCpu, type GuestImage, type GuestOp, type GuestThread } from './api.js';
 import { decodeHoldingCellImage } from './holding-cell.js';
 import { decodeGuestImageHeader, GUEST_IMAGE_HEADER_SIZE } from './image-header.js';
 import { loadGuestProgram } from './program-engine.js';
@@ -37,7 +37,10 @@ function undefinedInstruction(cpu: GuestCpu, why: string): GuestException {
  * @throws GuestException Esr.UNDEFINED (FAR 0) out of the generator when the bytes are not a
  * valid image; any exception the driver throws into a fetch also escapes (crash)
  */
-export const bootGuest: BootGuest = function* boot(cpu: GuestCpu): GuestThread {
+export const bootGuest: BootGuest = (cpu: GuestCpu): GuestThread => new BootThread(cpu);
+
+/** The fetches and the recognition of the image: what runs before its engine. */
+function* loadImage(cpu: GuestCpu): Generator<GuestOp, GuestImage, bigint> {
   yield { kind: 'fetch', addr: cpu.entry, len: GUEST_IMAGE_HEADER_SIZE };
   let image: GuestImage | undefined;
   try {
@@ -50,5 +53,69 @@ export const bootGuest: BootGuest = function* boot(cpu: GuestCpu): GuestThread {
     throw e;
   }
   if (image === undefined) throw undefinedInstruction(cpu, 'no guest image (unknown magic)');
-  yield* image.start(cpu);
-};
+  return image;
+}
+
+/**
+ * `loadImage`, then `yield* image.start(cpu)`, as one engine: the loader's operations, then
+ * the image engine's, each call handed to whichever runs (the engine's first `next` takes no
+ * value, as `yield*` starts it). A hand-written iterator rather than a generator delegating
+ * with `yield*`: every operation of a guest would otherwise resume one more generator.
+ */
+class BootThread implements GuestThread {
+  readonly #cpu: GuestCpu;
+  #loader: Generator<GuestOp, GuestImage, bigint> | undefined;
+  #engine: GuestThread | undefined;
+
+  constructor(cpu: GuestCpu) {
+    this.#cpu = cpu;
+    this.#loader = loadImage(cpu);
+  }
+
+  next(value?: bigint): IteratorResult<GuestOp, void> {
+    const engine = this.#engine;
+    if (engine !== undefined) return engine.next(value as bigint);
+    const loader = this.#loader;
+    if (loader === undefined) return DONE;
+    return this.#loaded(() => loader.next(value as bigint));
+  }
+
+  throw(e: unknown): IteratorResult<GuestOp, void> {
+    const engine = this.#engine;
+    if (engine !== undefined) return engine.throw(e);
+    const loader = this.#loader;
+    if (loader === undefined) throw e;
+    return this.#loaded(() => loader.throw(e));
+  }
+
+  return(value: void): IteratorResult<GuestOp, void> {
+    const engine = this.#engine;
+    if (engine !== undefined) return engine.return(value);
+    const loader = this.#loader;
+    this.#loader = undefined;
+    loader?.return(undefined as unknown as GuestImage);
+    return DONE;
+  }
+
+  [Symbol.iterator](): GuestThread {
+    return this;
+  }
+
+  /** Resume the loader; once it has the image, start the image's engine. */
+  #loaded(resume: () => IteratorResult<GuestOp, GuestImage>): IteratorResult<GuestOp, void> {
+    let r: IteratorResult<GuestOp, GuestImage>;
+    try {
+      r = resume();
+    } catch (e) {
+      this.#loader = undefined;
+      throw e;
+    }
+    if (r.done !== true) return r;
+    this.#loader = undefined;
+    const engine = r.value.start(this.#cpu);
+    this.#engine = engine;
+    return engine.next();
+  }
+}
+
+const DONE: IteratorResult<GuestOp, void> = { done: true, value: undefined };

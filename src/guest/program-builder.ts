@@ -12,7 +12,7 @@
  *
  *   guestProgram()
  *     .virtioScmiProbe(0x1000_0000, 0x8010_0000, { queueSize: 16 })
- *     .scmiCall(0x14, 0x7, [0, 1], { expectStatus: 0 }) // CLOCK_CONFIG_SET clock 0 enable
+ *     .scmiCall(0x14, 0x7, [0, 1, 0], { expectStatus: 0 }) // CLOCK_CONFIG_SET clock 0 enable, no OEM value
  *
  * Reference: DESIGN.md "Guest images"; docs/guest-images.md "Guest programs".
  */

@@ -12,7 +12,8 @@
  * - falling off the end of the program, or `spin`, spins forever;
  * - 65,536 control steps in a row without an op (an empty loop) yield one `spin`, so an
  *   engine can never hang its driver;
- * - virtio-scmi-probe and scmi-call delegate to virtio-scmi-driver.ts (`yield*`): the probe's
+ * - virtio-scmi-probe and scmi-call delegate to virtio-scmi-driver.ts (as `yield*` would; see
+ *   DriverCall): the probe's
  *   result is the accepted features, a call's is its status (sign-extended); the call's reply
  *   is kept per vCPU for scmi-reply-word, and its expectations are checked here
  *   (ProgramEsr.SCMI_EXPECT_FAILED). A call steps over its data slots.
@@ -196,11 +197,115 @@ function compile(insns: readonly GuestInstruction[]): CompiledProgram {
 }
 
 /**
+ * A call into the virtio-scmi driver: `runProgram` yields one and is resumed (with 0) once the
+ * driver's generator has finished, its result in `result`. ProgramThread runs the driver's
+ * operations meanwhile, exactly as `yield* driver` would hand them through, but without
+ * suspending and resuming runProgram's frame (the program's arrays, counters and registers)
+ * once per driver operation: that was the engine's largest cost per SCMI request.
+ */
+class DriverCall<R> {
+  result: R | undefined;
+  constructor(readonly driver: Generator<GuestOp, R, bigint>) {}
+}
+
+/** What runProgram yields: an operation for the vCPU, or a driver call for its thread. */
+type EngineStep = GuestOp | DriverCall<unknown>;
+
+/** Zero: what runProgram is resumed with after a driver call (it reads `result` instead). */
+const AFTER_CALL = 0n;
+
+/**
+ * The engine of one vCPU: runProgram, with its driver calls run in place (see DriverCall). The
+ * semantics are those of `yield*`: a driver is started with `next()`; `next`, `throw` and
+ * `return` go to the driver while one runs; an exception out of the driver is thrown into
+ * runProgram where it made the call.
+ */
+class ProgramThread implements GuestThread {
+  readonly #main: Generator<EngineStep, void, bigint>;
+  #call: DriverCall<unknown> | undefined;
+
+  constructor(main: Generator<EngineStep, void, bigint>) {
+    this.#main = main;
+  }
+
+  next(value?: bigint): IteratorResult<GuestOp, void> {
+    const call = this.#call;
+    if (call === undefined) return this.#step(this.#main.next(value as bigint));
+    let r: IteratorResult<GuestOp, unknown>;
+    try {
+      r = call.driver.next(value as bigint);
+    } catch (e) {
+      this.#call = undefined;
+      return this.#step(this.#main.throw(e));
+    }
+    return r.done === true ? this.#returned(call, r.value) : r;
+  }
+
+  throw(e: unknown): IteratorResult<GuestOp, void> {
+    const call = this.#call;
+    if (call === undefined) return this.#step(this.#main.throw(e));
+    let r: IteratorResult<GuestOp, unknown>;
+    try {
+      r = call.driver.throw(e);
+    } catch (e2) {
+      this.#call = undefined;
+      return this.#step(this.#main.throw(e2));
+    }
+    return r.done === true ? this.#returned(call, r.value) : r;
+  }
+
+  return(value: void): IteratorResult<GuestOp, void> {
+    const call = this.#call;
+    if (call !== undefined) {
+      this.#call = undefined;
+      try {
+        call.driver.return(undefined);
+      } catch (e) {
+        return this.#step(this.#main.throw(e));
+      }
+    }
+    return this.#step(this.#main.return(value));
+  }
+
+  [Symbol.iterator](): GuestThread {
+    return this;
+  }
+
+  /** The driver finished: hand runProgram its result and go on. */
+  #returned(call: DriverCall<unknown>, result: unknown): IteratorResult<GuestOp, void> {
+    this.#call = undefined;
+    call.result = result;
+    return this.#step(this.#main.next(AFTER_CALL));
+  }
+
+  /** runProgram's step: an operation goes out as it is; a driver call starts the driver. */
+  #step(r: IteratorResult<EngineStep, void>): IteratorResult<GuestOp, void> {
+    for (;;) {
+      if (r.done === true || !(r.value instanceof DriverCall)) return r as IteratorResult<GuestOp, void>;
+      const call = r.value;
+      let d: IteratorResult<GuestOp, unknown>;
+      try {
+        d = call.driver.next();
+      } catch (e) {
+        r = this.#main.throw(e);
+        continue;
+      }
+      if (d.done !== true) {
+        this.#call = call;
+        return d;
+      }
+      call.result = d.value;
+      r = this.#main.next(AFTER_CALL);
+    }
+  }
+}
+
+/**
  * Run a compiled program on one vCPU. Never returns normally: the end of the program spins.
  * @throws GuestException out of the generator (vCPU crash) on udf, a failed expect, an
  * untranslatable address, or any exception the driver throws in
  */
-function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
+function* runProgram(p: CompiledProgram, cpu: GuestCpu): Generator<EngineStep, void, bigint> {
   const { length: n, kind, ops, imm, num, big, scmi } = p;
   const counters = new Float64Array(n);
   const cpuIndex = cpu.index;
@@ -254,14 +359,19 @@ function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
       case K_IF_CPU:
         pc = num[pc] === cpuIndex ? pc + 1 : imm[pc]!;
         break;
-      case K_SCMI_PROBE:
-        last = yield* virtioScmiProbe(cpu, scmi[pc] as VirtioScmiProbeOptions);
+      case K_SCMI_PROBE: {
+        const call = new DriverCall(virtioScmiProbe(cpu, scmi[pc] as VirtioScmiProbeOptions));
+        yield call;
+        last = call.result!;
         idle = 0;
         pc++;
         continue;
+      }
       case K_SCMI_CALL: {
         const c = scmi[pc] as CompiledScmiCall;
-        reply = yield* virtioScmiCall(cpu, c.request);
+        const call = new DriverCall(virtioScmiCall(cpu, c.request));
+        yield call;
+        reply = call.result!;
         checkReply(c, reply, pc);
         last = BigInt.asUintN(64, BigInt(reply.status));
         idle = 0;
@@ -299,17 +409,22 @@ function* runProgram(p: CompiledProgram, cpu: GuestCpu): GuestThread {
  * @throws GuestException ProgramEsr.SCMI_EXPECT_FAILED on a mismatch
  */
 function checkReply(c: CompiledScmiCall, r: ScmiCallReply, pc: number): void {
-  const fail = (why: string): GuestException =>
-    new GuestException(ProgramEsr.SCMI_EXPECT_FAILED, 0n, `guest program: scmi-call at instruction ${pc} (header 0x${r.header.toString(16)}): ${why}`);
-  if (c.expectStatus !== undefined && r.status !== c.expectStatus) throw fail(`status ${r.status}, expected ${c.expectStatus}`);
+  // No closures on the way through (this runs once per call; tsx names each closure it makes).
+  if (c.expectStatus !== undefined && r.status !== c.expectStatus) throw replyMismatch(r, pc, `status ${r.status}, expected ${c.expectStatus}`);
   const want = c.expectPayload;
   if (want !== undefined) {
-    const same = r.payloadBytes === 4 * want.length && want.every((w, k) => r.payload[k] === w);
-    if (!same) {
-      const show = (ws: readonly number[]): string => `[${ws.map((w) => `0x${w.toString(16)}`).join(', ')}]`;
-      throw fail(`payload ${show(r.payload)} (${r.payloadBytes} bytes), expected ${show(want)}`);
-    }
+    let same = r.payloadBytes === 4 * want.length;
+    for (let k = 0; same && k < want.length; k++) same = r.payload[k] === want[k];
+    if (!same) throw replyMismatch(r, pc, `payload ${showWords(r.payload)} (${r.payloadBytes} bytes), expected ${showWords(want)}`);
   }
+}
+
+function replyMismatch(r: ScmiCallReply, pc: number, why: string): GuestException {
+  return new GuestException(ProgramEsr.SCMI_EXPECT_FAILED, 0n, `guest program: scmi-call at instruction ${pc} (header 0x${r.header.toString(16)}): ${why}`);
+}
+
+function showWords(ws: readonly number[]): string {
+  return `[${ws.map((w) => `0x${w.toString(16)}`).join(', ')}]`;
 }
 
 /** A recognised guest program: its decoded form plus one engine per vCPU. */
@@ -329,6 +444,6 @@ export function loadGuestProgram(bytes: Uint8Array): GuestProgramImage {
     kind: 'program',
     describe: `guest program v${program.version}, ${program.instructions.length} instructions`,
     program,
-    start: (cpu: GuestCpu) => runProgram(compiled, cpu),
+    start: (cpu: GuestCpu) => new ProgramThread(runProgram(compiled, cpu)),
   };
 }

@@ -37,9 +37,20 @@ interface PendingRead {
   cleanup(): void;
 }
 
+/**
+ * The counter as 8 fresh little-endian bytes. Byte stores, no DataView: a typed array this small
+ * lives on the JS heap until its `.buffer` is asked for, which would allocate one per read.
+ */
 function u64le(v: bigint): Uint8Array {
   const out = new Uint8Array(EVENTFD_VALUE_SIZE);
-  new DataView(out.buffer).setBigUint64(0, v, true);
+  let lo = Number(BigInt.asUintN(32, v));
+  let hi = Number(BigInt.asUintN(32, v >> 32n));
+  for (let i = 0; i < 4; i++) {
+    out[i] = lo & 0xff;
+    out[i + 4] = hi & 0xff;
+    lo >>>= 8;
+    hi >>>= 8;
+  }
   return out;
 }
 
@@ -192,9 +203,11 @@ export class EventFdFile implements KernelFile {
   #wake(): void {
     let firstError: unknown;
     let failed = false;
-    for (const { fn } of [...this.#waiters]) {
+    // A copy: an entry may remove itself (or another) while the queue is walked.
+    const waiters = this.#waiters.slice();
+    for (let i = 0; i < waiters.length; i++) {
       try {
-        fn();
+        waiters[i]!.fn();
       } catch (err) {
         if (!failed) firstError = err;
         failed = true;

@@ -39,20 +39,50 @@
  *   interrupted (EINTR). Ioctls still in flight keep their file until they return; closeAll
  *   does not wait for those.
  */
-import { ErrnoError } from '../shared/errno.js';
+import { ErrnoError, isErrnoError } from '../shared/errno.js';
 import { silentLogger, type Logger } from '../shared/log.js';
+import type { IoctlEvent, Tracer } from '../shared/trace-events.js';
 import { EFD_CLOEXEC, EventFdFile, isEventFd } from './eventfd.js';
-import type { IoctlContext, KernelFile, MappingBackend } from './kernel-file.js';
+import type { IoctlContext, KernelFile, MappingBackend, UserMemory } from './kernel-file.js';
 import { HOST_PAGE_SIZE, ProcessMemory } from './user-memory.js';
 
 /** First fd handed out (0, 1, 2 are stdin, stdout, stderr). */
 export const FIRST_FD = 3;
+
+/** What a describer makes of an ioctl: the request's name and its decoded argument. */
+export interface IoctlDescription {
+  readonly name?: string;
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Decodes an ioctl for the trace, reading the argument struct from user memory at entry
+ * (the emulator gives the /dev/gunyah one, src/trace/ioctl-describe.ts). Must not throw.
+ */
+export type IoctlDescriber = (request: number, arg: bigint, user: UserMemory) => IoctlDescription;
 
 /** Options of a HostProcess. */
 export interface HostProcessOptions {
   /** Path → factory of a fresh open file (one factory call per `open`). */
   readonly devices: ReadonlyMap<string, () => KernelFile>;
   readonly log?: Logger;
+  /** Where `ioctl.enter` / `ioctl` records go (none: ioctls are not traced, at no cost). */
+  readonly trace?: Tracer;
+  /** How traced ioctls are named and their arguments decoded. */
+  readonly describeIoctl?: IoctlDescriber;
+}
+
+/** The fields `ioctl.enter` and `ioctl` share (plus the decoded args for `ioctl`). */
+type IoctlEventBase = Omit<IoctlEvent, 'kind' | 'result' | 'errno'>;
+
+/** The `ioctl` record: `rec` with the result, or with the errno name of `err`. */
+function traceExit(trace: Tracer, rec: IoctlEventBase, result: number | undefined, err?: unknown): void {
+  if (result !== undefined) {
+    trace.emit({ kind: 'ioctl', ...rec, result });
+    return;
+  }
+  const errno = isErrnoError(err) ? err.code : err instanceof Error ? err.name : 'unknown';
+  trace.emit({ kind: 'ioctl', ...rec, errno });
 }
 
 /** One mmap of a file, as the process sees it. */
@@ -131,9 +161,15 @@ export class HostProcess {
   #exit = new AbortController();
   /** The context a file's ioctl gets: user memory, fget and fd installation (made once). */
   readonly #ctx: IoctlContext;
+  readonly #trace: Tracer | undefined;
+  readonly #describeIoctl: IoctlDescriber | undefined;
+  /** Traced ioctls so far (the `call` number of the records). */
+  #ioctlCalls = 0;
 
   constructor(opts: HostProcessOptions) {
     this.#devices = opts.devices;
+    this.#trace = opts.trace;
+    this.#describeIoctl = opts.describeIoctl;
     this.#log = (opts.log ?? silentLogger()).child({ layer: 'host' });
     this.#ctx = {
       user: this.#mem,
@@ -161,7 +197,13 @@ export class HostProcess {
    * @throws ErrnoError EBADF (fd not open), ENOTTY (file has no ioctl), EINVAL (non-integer
    *   request or arg), or whatever the file answers
    */
-  async ioctl(fd: number, request: number, arg?: number | bigint): Promise<number> {
+  ioctl(fd: number, request: number, arg?: number | bigint): Promise<number> {
+    // The untraced call is the async body itself (no wrapper promise, no extra turns).
+    if (this.#trace !== undefined) return this.#tracedIoctl(this.#trace, fd, request, arg);
+    return this.#ioctl(fd, request, arg);
+  }
+
+  async #ioctl(fd: number, request: number, arg?: number | bigint): Promise<number> {
     const of = this.#fdget(fd);
     if (!Number.isSafeInteger(request)) throw new ErrnoError('EINVAL', `ioctl request ${request}`);
     const value = ioctlArg(arg);
@@ -187,6 +229,78 @@ export class HostProcess {
   }
 
   /**
+   * `#ioctl` with an `ioctl.enter` record before and an `ioctl` record when the answer is known
+   * (before the syscall's file reference is dropped). Same turns as `#ioctl`.
+   */
+  async #tracedIoctl(trace: Tracer, fd: number, request: number, arg?: number | bigint): Promise<number> {
+    const rec = this.#traceEnter(trace, fd, request, arg);
+    let of: OpenFile;
+    let value: bigint;
+    try {
+      of = this.#fdget(fd);
+      if (!Number.isSafeInteger(request)) throw new ErrnoError('EINVAL', `ioctl request ${request}`);
+      value = ioctlArg(arg);
+      if (of.file.ioctl === undefined) throw new ErrnoError('ENOTTY', `${of.file.name} has no ioctl`);
+    } catch (err) {
+      traceExit(trace, rec, undefined, err);
+      throw err;
+    }
+    const { file } = of;
+    of.refs++;
+    let answer: number | Promise<number>;
+    try {
+      answer = file.ioctl!(request >>> 0, value, this.#ctx);
+    } catch (err) {
+      traceExit(trace, rec, undefined, err);
+      const release = this.#putQuiet(of);
+      if (release === undefined) throw err;
+      await release;
+      throw err;
+    }
+    if (typeof answer !== 'number') return this.#awaitTracedThenPut(trace, rec, of, answer);
+    traceExit(trace, rec, answer);
+    const release = this.#putQuiet(of);
+    if (release !== undefined) await release;
+    return answer;
+  }
+
+  /** The `ioctl.enter` record; returns what the `ioctl` record repeats. */
+  #traceEnter(trace: Tracer, fd: number, request: number, arg: number | bigint | undefined): IoctlEventBase {
+    const call = ++this.#ioctlCalls;
+    const req = Number.isSafeInteger(request) ? request >>> 0 : 0;
+    let value = 0n;
+    try {
+      value = ioctlArg(arg);
+    } catch {
+      // EINVAL follows in the call itself.
+    }
+    const d = this.#describeIoctl?.(req, value, this.#mem) ?? {};
+    const base: IoctlEventBase = {
+      call,
+      fd,
+      file: this.#fds.get(fd)?.of.file.name ?? '',
+      request: `0x${req.toString(16)}`,
+      ...(d.name !== undefined ? { name: d.name } : {}),
+    };
+    trace.emit({ kind: 'ioctl.enter', ...base });
+    return d.args !== undefined ? { ...base, args: d.args } : base;
+  }
+
+  async #awaitTracedThenPut(trace: Tracer, rec: IoctlEventBase, of: OpenFile, answer: Promise<number>): Promise<number> {
+    try {
+      const r = await answer;
+      traceExit(trace, rec, r);
+      return r;
+    } catch (err) {
+      traceExit(trace, rec, undefined, err);
+      throw err;
+    } finally {
+      const release = this.#putQuiet(of);
+      if (release !== undefined) await release;
+    }
+  }
+
+  /**
    * read(2). Resolves to the bytes read.
    * @throws ErrnoError EBADF, EINVAL (no read handler, bad length), or the file's error;
    *   EINTR when a blocked eventfd read is interrupted by process exit
@@ -197,7 +311,23 @@ export class HostProcess {
     if (file.read === undefined) throw new ErrnoError('EINVAL', `${file.name} cannot be read`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ErrnoError('EINVAL', `read length ${length}`);
     const signal = this.#exit.signal;
-    return this.#during(of, () => (isEventFd(file) ? file.read(length, signal) : file.read!(length)));
+    // As #during, without a closure and with one await (an eventfd read is on the VMM's path of
+    // every interrupt): the syscall's reference is held while the read is pending.
+    of.refs++;
+    let answer: Uint8Array | Promise<Uint8Array>;
+    try {
+      answer = isEventFd(file) ? file.read(length, signal) : file.read(length);
+    } catch (err) {
+      const release = this.#putQuiet(of);
+      if (release !== undefined) await release;
+      throw err;
+    }
+    try {
+      return await answer;
+    } finally {
+      const release = this.#putQuiet(of);
+      if (release !== undefined) await release;
+    }
   }
 
   /**

@@ -124,7 +124,12 @@ export class GuestVm {
 
   /** True when `ipa` lies in one of the VM's demand-paging ranges. */
   inDemandPaging(ipa: number): boolean {
-    return this.#demandPaging.some((r) => ipa >= r.base && ipa - r.base < r.size);
+    const ranges = this.#demandPaging;
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i]!;
+      if (ipa >= r.base && ipa - r.base < r.size) return true;
+    }
+    return false;
   }
 
   // ── relinquished pages ────────────────────────────────────────────────
@@ -157,7 +162,16 @@ export class GuestVm {
   /** Make `intid` pending (once) and wake the vCPUs sleeping in `wfi`. */
   pend(intid: number): void {
     if (!this.#pending.includes(intid)) this.#pending.push(intid);
-    for (const t of this.threads()) if (t.waitingForInterrupt) this.wake(t);
+    // Only a thread that exists can sleep in `wfi`: look at those before building the ordered
+    // list of every vCPU (the usual case on a running vCPU's path: nobody sleeps).
+    let sleeping = false;
+    for (const t of this.#threads.values()) {
+      if (t.waitingForInterrupt) {
+        sleeping = true;
+        break;
+      }
+    }
+    if (sleeping) for (const t of this.threads()) if (t.waitingForInterrupt) this.wake(t);
   }
 
   /** Withdraw a pending, undelivered `intid` (a level vIRQ was de-asserted). */

@@ -38,12 +38,19 @@
  * - addrspace_map maps with rights = attrs & 7 (user access); memtype and kernel access bits
  *   are not modelled. addrspace_unmap also checks that `pa` is what the mapping translates
  *   `ipa` to (ERROR_ADDR_INVALID otherwise).
+ * - Forced vcpu_run answers (`FaultPlan.vcpuRun`) come after the capability check, so a bad
+ *   capid still fails as it would; the forced state and data words are returned with error OK
+ *   and the guest does not run (its pending exit, if any, stays pending).
+ * - Tracing (only with `deps.trace`): vcpu_run → one `vcpu.state` record (capid, resume words,
+ *   answer, the vCPU's vmid and affinity index); the other calls → `hyp.call` with their
+ *   arguments and error; a successful donate / map / unmap then calls `deps.memoryChanged`.
  */
 import type { FaultInjector } from '../shared/faults.js';
-import { HypErrorCode, isHypError, type HypErrorName } from '../shared/hyp-errors.js';
+import { HypErrorCode, hypErrorName, isHypError, type HypErrorName } from '../shared/hyp-errors.js';
+import { hx, type HypCallEvent, type Tracer } from '../shared/trace-events.js';
 import type { Doorbell } from './doorbell.js';
 import type { GuestVm } from './guest-vm.js';
-import { DonateType, MapFlag, type HostHypercalls, type VcpuRunResult } from './host-api.js';
+import { DonateType, MapFlag, VcpuRunState, type HostHypercalls, type VcpuRunResult } from './host-api.js';
 import { PAGE_SIZE, type ExtentId, type MemoryModel } from './memory/api.js';
 import { CapRights, type HypObject, type HypObjectType } from './objects.js';
 
@@ -62,6 +69,10 @@ export interface HostHypercallDeps {
   /** The hypervisor's record of guest VM `vmid`, when it has one. */
   findVm(vmid: number): GuestVm | undefined;
   onVirq(vmid: number, virq: number, handler: () => void): () => void;
+  /** Where `vcpu.state` and `hyp.call` records go (none: no tracing). */
+  readonly trace?: Tracer;
+  /** Called (tracing only) after a donate, map or unmap that succeeded. */
+  memoryChanged?(): void;
 }
 
 const MAP_FLAGS_KNOWN = MapFlag.PARTIAL | MapFlag.PRIVATE | MapFlag.VMMIO | MapFlag.NOSYNC;
@@ -70,9 +81,21 @@ const DONATE_NOSYNC_BIT = 0x8000_0000;
 
 /** The host VM's hypercall surface, bound to a hypervisor through `deps`. */
 export class HostHypercallsImpl implements HostHypercalls {
-  constructor(readonly deps: HostHypercallDeps) {}
+  readonly #trace: Tracer | undefined;
+  /** The last forced vcpu_run answer (to mark its trace record). */
+  #forced: VcpuRunResult | undefined;
+
+  constructor(readonly deps: HostHypercallDeps) {
+    this.#trace = deps.trace;
+  }
 
   vcpuRun(capid: bigint, resume0: bigint, resume1: bigint, resume2: bigint): VcpuRunResult {
+    const r = this.#vcpuRun(capid, resume0, resume1, resume2);
+    if (this.#trace !== undefined) this.#traceRun(this.#trace, capid, [resume0, resume1, resume2], r);
+    return r;
+  }
+
+  #vcpuRun(capid: bigint, resume0: bigint, resume1: bigint, resume2: bigint): VcpuRunResult {
     const injected = this.#inject('vcpu_run');
     if (injected !== undefined) return runFailure(injected);
     let o: HypObject;
@@ -83,10 +106,21 @@ export class HostHypercallsImpl implements HostHypercalls {
       if (isHypError(err)) return runFailure(err.value);
       throw err;
     }
+    const faults = this.deps.faults;
+    if (faults !== undefined && faults.forcesVcpuRun) {
+      const f = faults.vcpuRun(o.vmid, affinityOf(o));
+      if (f !== undefined) return (this.#forced = { error: HypErrorCode.OK, state: f.state, data0: f.data0, data1: f.data1, data2: f.data2 });
+    }
     return this.deps.vcpuRun(o, resume0, resume1, resume2);
   }
 
   doorbellSend(capid: bigint, newFlags: bigint): { error: number; oldFlags: bigint } {
+    const r = this.#doorbellSend(capid, newFlags);
+    this.#trace?.emit(callRecord('doorbell_send', { capid: hx(capid), newFlags: hx(newFlags) }, r.error, r.error === 0 ? { oldFlags: hx(r.oldFlags) } : undefined));
+    return r;
+  }
+
+  #doorbellSend(capid: bigint, newFlags: bigint): { error: number; oldFlags: bigint } {
     const injected = this.#inject('doorbell_send');
     if (injected !== undefined) return { error: injected, oldFlags: 0n };
     let oldFlags = 0n;
@@ -98,6 +132,12 @@ export class HostHypercallsImpl implements HostHypercalls {
   }
 
   doorbellMask(capid: bigint, enableMask: bigint, ackMask: bigint): number {
+    const e = this.#doorbellMask(capid, enableMask, ackMask);
+    this.#trace?.emit(callRecord('doorbell_mask', { capid: hx(capid), enableMask: hx(enableMask), ackMask: hx(ackMask) }, e));
+    return e;
+  }
+
+  #doorbellMask(capid: bigint, enableMask: bigint, ackMask: bigint): number {
     const injected = this.#inject('doorbell_mask');
     if (injected !== undefined) return injected;
     return this.#call(() => {
@@ -107,6 +147,35 @@ export class HostHypercallsImpl implements HostHypercalls {
   }
 
   memextentDonate(options: number, fromCapid: bigint, toCapid: bigint, pa: number, size: number): number {
+    const e = this.#memextentDonate(options, fromCapid, toCapid, pa, size);
+    if (this.#trace !== undefined) {
+      this.#trace.emit(callRecord('memextent_donate', { options: hx(options >>> 0), from: hx(fromCapid), to: hx(toCapid), pa: hx(pa), size: hx(size) }, e));
+      if (e === HypErrorCode.OK) this.deps.memoryChanged?.();
+    }
+    return e;
+  }
+
+  addrspaceMap(asCapid: bigint, extentCapid: bigint, ipa: number, attrs: number, flags: number, pa: number, size: number): number {
+    const e = this.#addrspaceMap(asCapid, extentCapid, ipa, attrs, flags, pa, size);
+    if (this.#trace !== undefined) {
+      const args = { addrspace: hx(asCapid), extent: hx(extentCapid), ipa: hx(ipa), attrs: hx(attrs >>> 0), flags: hx(flags >>> 0), pa: hx(pa), size: hx(size) };
+      this.#trace.emit(callRecord('addrspace_map', args, e));
+      if (e === HypErrorCode.OK) this.deps.memoryChanged?.();
+    }
+    return e;
+  }
+
+  addrspaceUnmap(asCapid: bigint, extentCapid: bigint, ipa: number, flags: number, pa: number, size: number): number {
+    const e = this.#addrspaceUnmap(asCapid, extentCapid, ipa, flags, pa, size);
+    if (this.#trace !== undefined) {
+      const args = { addrspace: hx(asCapid), extent: hx(extentCapid), ipa: hx(ipa), flags: hx(flags >>> 0), pa: hx(pa), size: hx(size) };
+      this.#trace.emit(callRecord('addrspace_unmap', args, e));
+      if (e === HypErrorCode.OK) this.deps.memoryChanged?.();
+    }
+    return e;
+  }
+
+  #memextentDonate(options: number, fromCapid: bigint, toCapid: bigint, pa: number, size: number): number {
     const injected = this.#inject('memextent_donate');
     if (injected !== undefined) return injected;
     return this.#call(() => {
@@ -137,7 +206,7 @@ export class HostHypercallsImpl implements HostHypercalls {
     });
   }
 
-  addrspaceMap(asCapid: bigint, extentCapid: bigint, ipa: number, attrs: number, flags: number, pa: number, size: number): number {
+  #addrspaceMap(asCapid: bigint, extentCapid: bigint, ipa: number, attrs: number, flags: number, pa: number, size: number): number {
     const injected = this.#inject('addrspace_map');
     if (injected !== undefined) return injected;
     return this.#call(() => {
@@ -148,7 +217,7 @@ export class HostHypercallsImpl implements HostHypercalls {
     });
   }
 
-  addrspaceUnmap(asCapid: bigint, extentCapid: bigint, ipa: number, flags: number, pa: number, size: number): number {
+  #addrspaceUnmap(asCapid: bigint, extentCapid: bigint, ipa: number, flags: number, pa: number, size: number): number {
     const injected = this.#inject('addrspace_unmap');
     if (injected !== undefined) return injected;
     return this.#call(() => {
@@ -189,6 +258,31 @@ export class HostHypercallsImpl implements HostHypercalls {
 
   // ── helpers ─────────────────────────────────────────────────────────────
 
+  /** The `vcpu.state` record of one vcpu_run (the capid resolved without rights, for the vmid). */
+  #traceRun(trace: Tracer, capid: bigint, resume: readonly [bigint, bigint, bigint], r: VcpuRunResult): void {
+    let who: { vmid: number; vcpu: number } | undefined;
+    try {
+      const o = this.deps.lookupCap(this.deps.hostVmid, capid, 'vcpu', 0);
+      who = { vmid: o.vmid, vcpu: affinityOf(o) };
+    } catch (err) {
+      if (!isHypError(err)) throw err;
+    }
+    const forced = this.#forced === r;
+    this.#forced = undefined;
+    trace.emit({
+      kind: 'vcpu.state',
+      ...(who ?? {}),
+      capid: hx(capid),
+      resume: [hx(resume[0]), hx(resume[1]), hx(resume[2])],
+      error: r.error,
+      errorName: hypErrorName(r.error) ?? hx(r.error),
+      state: r.state,
+      stateName: vcpuStateName(r.state),
+      data: [hx(r.data0), hx(r.data1), hx(r.data2)],
+      ...(forced ? { forced: true } : {}),
+    });
+  }
+
   /** The injected error code for this occurrence of `call`, if the fault plan says so. */
   #inject(call: string): number | undefined {
     const e = this.deps.faults?.hypercall(call);
@@ -223,6 +317,28 @@ export class HostHypercallsImpl implements HostHypercalls {
   #owns(e: ExtentId, pa: number, size: number): boolean {
     return this.deps.memory.runsOf(e, { pa, size }).reduce((n, r) => n + r.size, 0) === size;
   }
+}
+
+/** A vCPU object's affinity index (0 when the RM gave none). */
+function affinityOf(o: HypObject): number {
+  const a = o.attrs['affinityIndex'];
+  return typeof a === 'number' ? a : 0;
+}
+
+const STATE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(VcpuRunState).map(([k, v]) => [v, k]));
+
+/** The name of a vcpu_run state (hypervisor.md §6), or `0x…` for one it does not define. */
+export function vcpuStateName(state: number): string {
+  return STATE_NAMES.get(state) ?? hx(state);
+}
+
+function callRecord(
+  call: string,
+  args: Readonly<Record<string, string | number>>,
+  error: number,
+  out?: Readonly<Record<string, string | number>>,
+): HypCallEvent {
+  return { kind: 'hyp.call', call, args, error, errorName: hypErrorName(error) ?? hx(error), ...(out ? { out } : {}) };
 }
 
 function runFailure(code: number): VcpuRunResult {

@@ -26,7 +26,9 @@ import { RM_MSGQ_CONFIG, type MsgQueueConfig } from '../msgq/msgqueue.js';
 import type { FaultInjector } from '../shared/faults.js';
 import { HypError, HypErrorCode, isHypError } from '../shared/hyp-errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
+import type { Tracer } from '../shared/trace-events.js';
 import { Doorbell } from './doorbell.js';
+import { tracedBootGuest } from './guest-trace.js';
 import { GuestVm, type DemandPagingRange } from './guest-vm.js';
 import type { HostHypercalls, VcpuRunResult } from './host-api.js';
 import { HostHypercallsImpl } from './host-hypercalls.js';
@@ -78,6 +80,11 @@ export interface HypervisorOptions {
   readonly bootGuest?: BootGuest;
   /** Parent logger (a child `{ layer: 'hyp' }` is made of it). */
   readonly log?: Logger;
+  /**
+   * Where trace records go (docs/tracing.md): the host's hypercalls (`vcpu.state`, `hyp.call`)
+   * and every guest engine's operations (`guest.op`, `guest.exception`). None: no tracing cost.
+   */
+  readonly trace?: Tracer;
 }
 
 /** Trigger mode of a bound vIRQ: a level source's edge-only assertions are ignored. */
@@ -102,6 +109,8 @@ export interface HypervisorEvents {
   'vm-exit': (vmid: number, exitType: number, reasonWords: number[]) => void;
   /** Every answer of `vcpu_run` (after the call, before it returns). */
   'vcpu-state': (ev: VcpuStateEvent) => void;
+  /** A host donate / map / unmap succeeded (emitted only when tracing, for the memory counters). */
+  'memory-changed': () => void;
 }
 
 /** What `startVm` needs. */
@@ -143,6 +152,7 @@ export class Hypervisor {
   readonly #budget: number;
   readonly #bootGuest: BootGuest;
   readonly #log: Logger;
+  readonly #trace: Tracer | undefined;
   /** Guest VMs' hypervisor state, by vmid. */
   readonly #vms = new Map<number, GuestVm>();
   /** Each guest VM's `vcpu_run` environment (no closures made per run); goes with its GuestVm. */
@@ -162,6 +172,7 @@ export class Hypervisor {
     this.#budget = budget;
     this.#bootGuest = opts.bootGuest ?? defaultBootGuest;
     this.#log = (opts.log ?? silentLogger()).child({ layer: 'hyp' });
+    this.#trace = opts.trace;
     this.memory = createMemoryModel();
     // The host's RAM is mapped into the host and into every guest that shares a page of it.
     this.hostExtent = this.memory.createExtent(host, 'host-ram', { unlimitedAddrspaces: true });
@@ -180,7 +191,20 @@ export class Hypervisor {
       extentOf: (o) => this.extentOf(o),
       findVm: (vmid) => this.#vms.get(vmid),
       onVirq: (vmid, virq, h) => this.#lines.on(vmid, virq, h),
+      ...(opts.trace ? { trace: opts.trace, memoryChanged: () => void this.events.emit('memory-changed') } : {}),
     });
+  }
+
+  /**
+   * Memory guest VM `vmid` holds (for the `mem.lent` counters): `lent` = bytes it owns (lent or
+   * donated to it), `shared` = bytes of other VMs' extents mapped into its stage 2.
+   */
+  memoryHeld(vmid: number): { lent: number; shared: number } {
+    const lent = this.memory.ownership().get(vmid) ?? 0;
+    const own = new Set(this.memory.extents().filter((e) => e.ownerVmid === vmid).map((e) => e.id));
+    let shared = 0;
+    for (const m of this.memory.mappingsOf(vmid)) if (!own.has(m.extent)) shared += m.size;
+    return { lent, shared };
   }
 
   /** The extent that holds `vmid`'s own memory (an empty one is created on first use). */
@@ -413,7 +437,7 @@ export class Hypervisor {
         vm,
         memory: this.memory,
         budget: this.#budget,
-        bootGuest: this.#bootGuest,
+        bootGuest: this.#trace ? tracedBootGuest(this.#bootGuest, vm.vmid, this.#trace) : this.#bootGuest,
         haltVm: (caller, exitType, words) => {
           if (vm.halt(caller)) this.events.emit('vm-exit', vm.vmid, exitType, words);
         },

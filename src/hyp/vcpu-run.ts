@@ -57,6 +57,8 @@ const WFI_SLEEP = result(VcpuRunState.EXPECTS_WAKEUP, 0n, 1n);
 
 /** The guest input "carry on with this value" after an operation. */
 const valueInput = (value: bigint): GuestInput => ({ kind: 'value', value });
+/** The input after a store that completed (the value 0; inputs are never modified). */
+const STORED: GuestInput = { kind: 'value', value: 0n };
 /** The guest input "take this synchronous exception" after an operation. */
 const raise = (esr: bigint, far: number, why: string): GuestInput => ({ kind: 'throw', exc: new GuestException(esr, BigInt(far), why) });
 
@@ -197,15 +199,22 @@ function dataAccess(env: RunEnv, t: VcpuThread, op: DataOp): VcpuRunResult | und
     t.input = raise(Esr.DATA_ABORT_TRANSLATION | (write ? Esr.WNR : 0n), 0, `bad address ${String(op.addr)}`);
     return undefined;
   }
-  const fault = env.memory.check(vmid, op.addr, op.len, write ? 'write' : 'read');
-  if (fault === undefined) {
-    if (!write) {
-      t.input = valueInput(fromLe(env.memory.read(vmid, op.addr, op.len)));
-    } else {
-      env.memory.write(vmid, op.addr, toLe(op.value, op.len));
-      t.input = valueInput(0n);
+  // One stage-2 check and the access itself (the memory model converts the little-endian value).
+  let fault: MemFaultInfo;
+  if (write) {
+    const f = env.memory.storeLe(vmid, op.addr, op.len, op.value);
+    if (f === undefined) {
+      t.input = STORED;
+      return undefined;
     }
-    return undefined;
+    fault = f;
+  } else {
+    const v = env.memory.loadLe(vmid, op.addr, op.len);
+    if (typeof v === 'bigint') {
+      t.input = valueInput(v);
+      return undefined;
+    }
+    fault = v;
   }
   if (env.vm.inDemandPaging(fault.ipa)) return pageFault(t, op, fault, write);
   if (fault.reason === 'unmapped') {
@@ -273,18 +282,3 @@ function sizeMask(len: number): bigint {
   return SMALL_MASKS[len] ?? (1n << BigInt(8 * len)) - 1n;
 }
 
-function fromLe(b: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
-  return v;
-}
-
-function toLe(value: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  let v = BigInt.asUintN(64, value);
-  for (let i = 0; i < len; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}

@@ -17,10 +17,6 @@ import { PAGE_SIZE, RUN_IMMEDIATE_EXIT } from '../vm-mgr/uapi/index.js';
 
 /** Writes up to this many bytes are copied byte by byte. */
 const SMALL_WRITE = 64;
-/** Reads up to this many bytes are served from the mapping's slab. */
-const SMALL_READ = 64;
-/** Size of one slab of small reads. */
-const SLAB_SIZE = 4096;
 
 /** What the mapping needs of its vCPU. */
 export interface RunPageOwner {
@@ -49,25 +45,14 @@ export function runPageMapping(owner: RunPageOwner, fileOffset: number, addr: bi
     }
     return start;
   };
-  // Small reads (the run page's 40 bytes after each RUN) are copied into consecutive slices of
-  // a 4 KiB slab, as Node's Buffer pool does: each read still gets bytes of its own, and a
-  // DataView over them (the run-page decoder makes one) needs no ArrayBuffer of its own. A
-  // typed array of ≤ 64 bytes made by `slice` lives on the JS heap until something asks for
-  // its `.buffer`, which then allocates one: that was most of the cost of an MMIO exit.
-  let slab = new ArrayBuffer(SLAB_SIZE);
-  let used = 0;
+  // Every read gets bytes of its own: a `slice`. One of ≤ 64 bytes (the run page's 40 after
+  // each RUN) lives on the JS heap, which is the cheapest copy as long as nobody asks for its
+  // `.buffer` (that allocates one); the run-page decoder reads the MMIO exit byte by byte for
+  // that reason. (A view into a shared slab, used before, costs twice a heap slice.)
   return {
     read(off, length) {
       const start = check(off, length);
-      if (!(length >= 0 && length <= SMALL_READ)) return page.slice(start, start + length);
-      if (used + length > SLAB_SIZE) {
-        slab = new ArrayBuffer(SLAB_SIZE);
-        used = 0;
-      }
-      const out = new Uint8Array(slab, used, length);
-      used += (length + 7) & ~7;
-      for (let i = 0; i < length; i++) out[i] = page[start + i]!;
-      return out;
+      return page.slice(start, start + length);
     },
     write(off, bytes) {
       const n = bytes.byteLength;

@@ -33,7 +33,7 @@ import { hex } from '../shared/bytes.js';
 import { Errno, ErrnoError, type ErrnoName } from '../shared/errno.js';
 import { HypErrorCode, hypErrorName, hypErrorToErrno } from '../shared/hyp-errors.js';
 import type { Logger } from '../shared/log.js';
-import { RateLimitedLog } from '../functions/rate-limit.js';
+import { RateLimitedLog } from '../shared/rate-limit.js';
 import {
   GUNYAH_VCPU_EXIT_MMIO,
   GUNYAH_VCPU_EXIT_PAGE_FAULT,
@@ -63,6 +63,7 @@ import {
 } from '../vm-mgr/uapi/index.js';
 import { LinuxVmStatus, type TicketHandler, type VmHandle, type VmResource } from '../vm-mgr/vm-api.js';
 import type { RunPageOwner } from './run-page-mapping.js';
+import { mmioExitRecord, pageFaultExitRecord, statusExitRecord } from './exit-trace.js';
 
 /** The kernel's own record of why the last RUN left (uapi.md §8.4). */
 export const VcpuState = {
@@ -325,6 +326,7 @@ export class Vcpu implements TicketHandler, RunPageOwner {
         this.#state = VcpuState.READY;
         break;
       case VcpuState.SYSTEM_DOWN:
+        this.#vm.trace?.emit(statusExitRecord(this.#vm, this.id, this.page, true));
         return 0; // §8.10: the exit repeats; the page is not touched
       default:
         break;
@@ -478,7 +480,7 @@ export class Vcpu implements TicketHandler, RunPageOwner {
     view.setUint32(MMIO_LEN, len, true);
     view.setUint32(RUN_EXIT_REASON, GUNYAH_VCPU_EXIT_MMIO, true);
     this.#mmioAddr = addr;
-    vm.trace?.emit({ kind: 'kernel.vcpu-exit', vcpu: this.id, reason: 'mmio', addr: hex(addr), len, write: isWrite });
+    vm.trace?.emit(mmioExitRecord(vm, this.id, addr, len, isWrite, r.data2));
     return true;
   }
 
@@ -520,7 +522,7 @@ export class Vcpu implements TicketHandler, RunPageOwner {
     view.setInt32(PF_ATTEMPT, err, true);
     view.setBigUint64(PF_PHYS_ADDR, addr, true);
     view.setUint32(RUN_EXIT_REASON, GUNYAH_VCPU_EXIT_PAGE_FAULT, true);
-    this.#vm.trace?.emit({ kind: 'kernel.vcpu-exit', vcpu: this.id, reason: 'page-fault', addr: hex(addr), attempt: err });
+    this.#vm.trace?.emit(pageFaultExitRecord(this.#vm, this.id, addr, err));
     return true;
   }
 
@@ -539,6 +541,6 @@ export class Vcpu implements TicketHandler, RunPageOwner {
     for (let i = 0; i < GUNYAH_VM_MAX_EXIT_REASON_SIZE; i++) page[STATUS_REASON + i] = info.reason[i] ?? 0;
     view.setUint32(RUN_EXIT_REASON, GUNYAH_VCPU_EXIT_STATUS, true);
     this.#state = VcpuState.SYSTEM_DOWN;
-    vm.trace?.emit({ kind: 'kernel.vcpu-exit', vcpu: this.id, reason: 'status', status, vmStatus: vm.status });
+    vm.trace?.emit(statusExitRecord(vm, this.id, page));
   }
 }

@@ -43,6 +43,11 @@ interface PageRef {
   readonly pa: number | undefined;
 }
 
+/** `a % PAGE_SIZE` for an address below 2^52, without a floating-point remainder (addresses above 2^31 are not small integers). */
+function pageOffset(a: number): number {
+  return a - Math.floor(a / PAGE_SIZE) * PAGE_SIZE;
+}
+
 function hexAddr(a: number): string {
   return `0x${a.toString(16)}`;
 }
@@ -57,7 +62,7 @@ export class VmGuestMemory implements GuestMemoryAccess {
   read(gpa: bigint, len: number): Uint8Array {
     const start = this.#range(gpa, len);
     const hyp = this.#vm.hyp;
-    const inPage = start % PAGE_SIZE;
+    const inPage = pageOffset(start);
     if (inPage + len <= PAGE_SIZE) {
       // The common case: one page. The binding is checked here; the host's stage 2 is checked
       // by the access itself, which reads nothing when it faults.
@@ -86,7 +91,7 @@ export class VmGuestMemory implements GuestMemoryAccess {
     const len = bytes.length;
     const start = this.#range(gpa, len);
     const hyp = this.#vm.hyp;
-    const inPage = start % PAGE_SIZE;
+    const inPage = pageOffset(start);
     if (len > 0 && inPage + len <= PAGE_SIZE) {
       // One page already in the file: as `read`, the store checks the host's stage 2 itself.
       const pa = this.#pageOf(start, len);

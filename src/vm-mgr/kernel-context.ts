@@ -8,7 +8,7 @@
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { RmCalls } from '../rm-rpc/client/rm-calls.js';
 import type { Logger } from '../shared/log.js';
-import type { TraceSink } from '../shared/trace.js';
+import type { Tracer } from '../shared/trace-events.js';
 import type { PageAllocator } from './page-allocator.js';
 import type { KernelQuirks, VmFunctionType } from './vm-api.js';
 
@@ -20,7 +20,7 @@ export interface KernelContext {
   readonly functionTypes: ReadonlyMap<number, VmFunctionType>;
   readonly quirks: KernelQuirks;
   readonly log: Logger;
-  readonly trace: TraceSink | undefined;
+  readonly trace: Tracer | undefined;
   /** The host's own VMID (VM_GET_VMID, cached). */
   hostVmid(): Promise<number>;
   /** Physical cores: not checked by the kernel (the RM refuses too many vCPUs). */

@@ -10,7 +10,7 @@
  */
 import { ErrnoError } from '../shared/errno.js';
 import type { Logger } from '../shared/log.js';
-import type { TraceSink } from '../shared/trace.js';
+import type { Tracer } from '../shared/trace-events.js';
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { IoctlContext, KernelFile } from '../host/kernel-file.js';
 import type { RmCalls } from '../rm-rpc/client/rm-calls.js';
@@ -42,7 +42,7 @@ export interface GunyahKernelOptions {
   readonly functionTypes: readonly VmFunctionType[];
   readonly quirks?: Partial<KernelQuirks>;
   readonly log: Logger;
-  readonly trace?: TraceSink;
+  readonly trace?: Tracer;
 }
 
 export class GunyahKernel {

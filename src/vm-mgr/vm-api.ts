@@ -10,7 +10,7 @@
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { IoctlContext } from '../host/kernel-file.js';
 import type { Logger } from '../shared/log.js';
-import type { TraceSink } from '../shared/trace.js';
+import type { Tracer } from '../shared/trace-events.js';
 import type { GuestMemoryAccess } from '../virtio/guest-memory.js';
 
 /** Linux's copy of the RM VM status (uapi.md §7). */
@@ -24,6 +24,13 @@ export const LinuxVmStatus = {
   EXITED: 9,
   RESET: 11,
 } as const;
+
+const LINUX_STATUS_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(LinuxVmStatus).map(([k, v]) => [v, k]));
+
+/** The name of a Linux VM status (for traces), or its number as text. */
+export function linuxVmStatusName(s: number): string {
+  return LINUX_STATUS_NAMES.get(s) ?? String(s);
+}
 
 /** One resource from VM_GET_HYP_RESOURCES, as the kernel keeps it (hypervisor.md §9). */
 export interface VmResource {
@@ -118,7 +125,7 @@ export const DEFAULT_QUIRKS: KernelQuirks = {
 export interface VmHandle {
   readonly hyp: HostHypercalls;
   readonly log: Logger;
-  readonly trace: TraceSink | undefined;
+  readonly trace: Tracer | undefined;
   readonly quirks: KernelQuirks;
   /** Linux status (LinuxVmStatus). */
   readonly status: number;

@@ -10,7 +10,7 @@
 import PQueue from 'p-queue';
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { Logger } from '../shared/log.js';
-import type { TraceSink } from '../shared/trace.js';
+import type { Tracer } from '../shared/trace-events.js';
 import type { Binding, BindingOwner } from './guest-mem.js';
 import { providePage, reclaimRange, type PagedPage, type PagingVm } from './demand-paging.js';
 import type { KernelContext } from './kernel-context.js';
@@ -22,6 +22,7 @@ import { compareIoeventfd, compareIoeventfdWrite } from '../functions/ioeventfd-
 import { ErrnoError } from '../shared/errno.js';
 import {
   LinuxVmStatus,
+  linuxVmStatusName,
   type IoeventfdEntry,
   type KernelQuirks,
   type Ticket,
@@ -102,7 +103,7 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
   get log(): Logger {
     return this.k.log;
   }
-  get trace(): TraceSink | undefined {
+  get trace(): Tracer | undefined {
     return this.k.trace;
   }
   get quirks(): KernelQuirks {
@@ -113,7 +114,7 @@ export class GunyahVm implements VmHandle, BindingOwner, PagingVm {
 
   setStatus(s: number): void {
     this.status = s;
-    this.k.trace?.emit({ kind: 'kernel.vm-status', vm: this.id, vmid: this.vmid, status: s });
+    this.k.trace?.emit({ kind: 'vm.status', vm: this.id, vmid: this.vmid, status: s, statusName: linuxVmStatusName(s) });
     this.#notify();
   }
 

@@ -49,7 +49,7 @@ export class VcpuFd {
   setMmioData(value: bigint, len = 8): void {
     // setBigUint64 takes the value modulo 2^64, as BigInt.asUintN(64, ·) would.
     this.#dataView.setBigUint64(0, value, true);
-    this.page.write(MMIO_DATA, len === 8 ? this.#data : this.#data.subarray(0, len));
+    this.page.write(MMIO_DATA, len === 8 ? this.#data : (this.#dataPrefix[len] ?? this.#data.subarray(0, len)));
   }
 
   /** mmio.resume_action: 0 HANDLED, 1 FAULT, 2 RETRY (any byte, for testing). */
@@ -68,6 +68,8 @@ export class VcpuFd {
    */
   readonly #data = new Uint8Array(new ArrayBuffer(8));
   readonly #dataView = new DataView(this.#data.buffer);
+  /** The first n bytes of the scratch for the usual lengths 1, 2 and 4 (views made once). */
+  readonly #dataPrefix: readonly (Uint8Array | undefined)[] = [undefined, this.#data.subarray(0, 1), this.#data.subarray(0, 2), undefined, this.#data.subarray(0, 4)];
 
   async close(): Promise<void> {
     await this.page.unmap();

@@ -218,10 +218,10 @@ describe('gunyah-emu run --rm-only', () => {
 });
 
 describe('gunyah-emu', () => {
-  test('a scenario file is not supported yet: exit 2', async () => {
+  test('a scenario file that cannot be read: exit 2 with the error (docs/scenarios.md)', async () => {
     const { code, err } = await runMain(['run', 'some-file']);
     expect(code).toBe(2);
-    expect(err).toMatch(/not supported yet/);
+    expect(err).toMatch(/^some-file: not a valid scenario \(1 error\)\n {2}\(scenario\): expected a readable scenario file, found ENOENT/);
   });
 
   test('an unknown command is an error with a non-zero exit', async () => {

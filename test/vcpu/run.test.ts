@@ -715,9 +715,9 @@ describe('trace', () => {
     h.vm.exited(0, bytes('00'));
     await h.run(fd);
     expect(h.vm.trace.events.map((e) => [e.kind, e.vcpu, e.reason])).toEqual([
-      ['kernel.vcpu-exit', 3, 'mmio'],
-      ['kernel.vcpu-exit', 3, 'page-fault'],
-      ['kernel.vcpu-exit', 3, 'status'],
+      ['vcpu.exit', 3, 'MMIO'],
+      ['vcpu.exit', 3, 'PAGE_FAULT'],
+      ['vcpu.exit', 3, 'STATUS'],
     ]);
   });
 });

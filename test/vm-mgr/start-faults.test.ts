@@ -87,7 +87,7 @@ async function setUp(opts: EmulatorOptions = {}, dt: { rmRpc?: boolean } = {}, p
 
 /** The last Linux status the kernel recorded for its VM (LinuxVmStatus), from the trace. */
 function linuxStatus(t: TracedEmulator): number {
-  const s = t.trace.events.filter((e) => e.kind === 'kernel.vm-status');
+  const s = t.trace.events.filter((e) => e.kind === 'vm.status');
   return s.length === 0 ? LinuxVmStatus.NO_STATE : Number(s[s.length - 1]!['status']);
 }
 

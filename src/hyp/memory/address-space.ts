@@ -26,6 +26,13 @@ export class AddressSpace<E> {
   readonly #pair: [number, Mapping<E>] = [0, undefined as unknown as Mapping<E>];
   /** The mapping `find` returned last; forgotten on every insert and remove. */
   #last: Mapping<E> | undefined = undefined;
+  /**
+   * The hole `find` last answered "unmapped" in: `[#holeLo, #holeHi)` holds no mapping (empty
+   * when lo ≥ hi); forgotten on every insert and remove. A guest's MMIO window is such a hole,
+   * and each of its accesses asks twice (the direct path, then the walk for the fault).
+   */
+  #holeLo = 0;
+  #holeHi = 0;
 
   constructor(readonly vmid: number) {}
 
@@ -37,8 +44,13 @@ export class AddressSpace<E> {
   find(ipa: number): Mapping<E> | undefined {
     const last = this.#last;
     if (last !== undefined && last.ipa <= ipa && ipa < last.ipa + last.size) return last;
+    if (ipa >= this.#holeLo && ipa < this.#holeHi) return undefined;
     const p = this.#tree.getPairOrNextLower(ipa, this.#pair);
-    if (p === undefined || p[1].ipa + p[1].size <= ipa) return undefined;
+    if (p === undefined || p[1].ipa + p[1].size <= ipa) {
+      this.#holeLo = p === undefined ? 0 : p[1].ipa + p[1].size;
+      this.#holeHi = this.#tree.nextHigherPair(ipa, this.#pair)?.[0] ?? Infinity;
+      return undefined;
+    }
     return (this.#last = p[1]);
   }
 
@@ -65,11 +77,13 @@ export class AddressSpace<E> {
 
   insert(m: Mapping<E>): void {
     this.#last = undefined;
+    this.#holeHi = 0;
     this.#tree.set(m.ipa, m);
   }
 
   remove(m: Mapping<E>): void {
     this.#last = undefined;
+    this.#holeHi = 0;
     this.#tree.delete(m.ipa);
   }
 

@@ -175,6 +175,16 @@ export interface MemoryModel {
   read(vmid: number, ipa: number, len: number): Uint8Array;
   /** @throws MemFault when any byte is unmapped or lacks W. */
   write(vmid: number, ipa: number, bytes: Uint8Array): void;
+  /**
+   * A vCPU's load: `read` of `len` bytes at `ipa` as `vmid` (the same stage-2 check), answered
+   * as their little-endian unsigned value; the fault is returned (nothing read), not thrown.
+   */
+  loadLe(vmid: number, ipa: number, len: number): bigint | MemFaultInfo;
+  /**
+   * A vCPU's store: `write` of the low `len` bytes of `value` (modulo 2^64; bytes past the
+   * eighth are 0), little-endian, at `ipa` as `vmid`; the fault is returned (nothing written).
+   */
+  storeLe(vmid: number, ipa: number, len: number, value: bigint): MemFaultInfo | undefined;
   /** Check an access without doing it; returns the fault it would raise, or undefined. */
   check(vmid: number, ipa: number, len: number, kind: AccessKind): MemFaultInfo | undefined;
   /** Physical access for the hypervisor and RM (no stage 2). Unwritten memory reads as zero. */

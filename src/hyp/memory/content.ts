@@ -14,6 +14,19 @@ const SMALL_COPY = 32;
 /** Sparse page store. Addresses are byte PAs below 2^52. */
 export class PageStore {
   readonly #pages = new Map<number, Uint8Array>();
+  /**
+   * Scratch for `readLe`/`writeLe`: 8 bytes with their own ArrayBuffer, so the DataView over
+   * them is made once (a value goes through it instead of a byte-by-byte bigint conversion).
+   */
+  readonly #le = new DataView(new ArrayBuffer(8));
+  readonly #leBytes = new Uint8Array(this.#le.buffer);
+  /**
+   * The page looked up last (`#lastPn` −1: none): accesses come in runs on one page (a ring,
+   * a stack), and this saves the map look-up. Every store and removal of a page goes through
+   * `#set`/`#delete`, which keep it right.
+   */
+  #lastPn = -1;
+  #lastPage: Uint8Array | undefined = undefined;
 
   /** Number of pages holding data. */
   get size(): number {
@@ -31,7 +44,7 @@ export class PageStore {
       const pn = Math.floor(pa / PAGE_SIZE);
       const off = pa - pn * PAGE_SIZE;
       const n = Math.min(len, PAGE_SIZE - off);
-      const page = this.#pages.get(pn);
+      const page = this.#get(pn);
       if (page === undefined) out.fill(0, outOff, outOff + n);
       else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) out[outOff + i] = page[off + i]!;
       else out.set(page.subarray(off, off + n), outOff);
@@ -39,6 +52,35 @@ export class PageStore {
       outOff += n;
       len -= n;
     }
+  }
+
+  /**
+   * The `len` (0..8) bytes at `pa` as a little-endian unsigned value (unwritten bytes read as
+   * zero); `read` of those bytes, without allocating them.
+   */
+  readLe(pa: number, len: number): bigint {
+    const pn = Math.floor(pa / PAGE_SIZE);
+    const off = pa - pn * PAGE_SIZE;
+    if (len <= 4 && off + len <= PAGE_SIZE) {
+      const page = this.#get(pn);
+      if (page === undefined) return 0n;
+      let v = 0;
+      for (let i = len - 1; i >= 0; i--) v = v * 256 + page[off + i]!;
+      return BigInt(v);
+    }
+    const s = this.#leBytes;
+    this.read(pa, s, 0, len);
+    for (let i = len; i < 8; i++) s[i] = 0;
+    return this.#le.getBigUint64(0, true);
+  }
+
+  /**
+   * Store the low `len` (0..8) bytes of `value` (taken modulo 2^64), little-endian, at `pa`:
+   * `write` of those bytes (the same rules for unwritten pages).
+   */
+  writeLe(pa: number, len: number, value: bigint): void {
+    this.#le.setBigUint64(0, value, true);
+    this.write(pa, this.#leBytes, 0, len);
   }
 
   /**
@@ -50,16 +92,16 @@ export class PageStore {
       const pn = Math.floor(pa / PAGE_SIZE);
       const off = pa - pn * PAGE_SIZE;
       const n = Math.min(len, PAGE_SIZE - off);
-      let page = this.#pages.get(pn);
+      let page = this.#get(pn);
       if (page === undefined || n === PAGE_SIZE) {
         if (allZero(src, srcOff, n)) {
-          if (page !== undefined) this.#pages.delete(pn);
+          if (page !== undefined) this.#delete(pn);
           pa += n;
           srcOff += n;
           len -= n;
           continue;
         }
-        if (page === undefined) this.#pages.set(pn, (page = new Uint8Array(PAGE_SIZE)));
+        if (page === undefined) this.#set(pn, (page = new Uint8Array(PAGE_SIZE)));
       }
       if (n <= SMALL_COPY) for (let i = 0; i < n; i++) page[off + i] = src[srcOff + i]!;
       else page.set(src.subarray(srcOff, srcOff + n), off);
@@ -77,10 +119,29 @@ export class PageStore {
     const first = pa / PAGE_SIZE;
     const end = first + size / PAGE_SIZE;
     if (end - first <= this.#pages.size) {
-      for (let pn = first; pn < end; pn++) this.#pages.delete(pn);
+      for (let pn = first; pn < end; pn++) this.#delete(pn);
     } else {
-      for (const pn of this.#pages.keys()) if (pn >= first && pn < end) this.#pages.delete(pn);
+      for (const pn of this.#pages.keys()) if (pn >= first && pn < end) this.#delete(pn);
     }
+  }
+
+  /** Page `pn`, or undefined when it holds no data. */
+  #get(pn: number): Uint8Array | undefined {
+    if (pn === this.#lastPn) return this.#lastPage;
+    const page = this.#pages.get(pn);
+    this.#lastPn = pn;
+    this.#lastPage = page;
+    return page;
+  }
+
+  #set(pn: number, page: Uint8Array): void {
+    this.#pages.set(pn, page);
+    if (pn === this.#lastPn) this.#lastPage = page;
+  }
+
+  #delete(pn: number): void {
+    this.#pages.delete(pn);
+    if (pn === this.#lastPn) this.#lastPage = undefined;
   }
 }
 

@@ -298,6 +298,37 @@ class HypMemoryModel implements MemoryModel {
     this.#walk(vmid, ipa, len, 'write', (p, off, n) => this.#content.write(p, bytes, off, n));
   }
 
+  loadLe(vmid: number, ipa: number, len: number): bigint | MemFaultInfo {
+    checkSpan(ipa, len);
+    if (len === 0) return 0n;
+    if (len <= 8) {
+      const pa = this.#direct(vmid, ipa, len, Access.R);
+      if (pa >= 0) return this.#content.readLe(pa, len);
+    }
+    const fault = this.#walk(vmid, ipa, len, 'read', undefined);
+    if (fault !== undefined) return fault;
+    const out = new Uint8Array(len);
+    this.#walk(vmid, ipa, len, 'read', (p, off, n) => this.#content.read(p, out, off, n));
+    return leValue(out);
+  }
+
+  storeLe(vmid: number, ipa: number, len: number, value: bigint): MemFaultInfo | undefined {
+    checkSpan(ipa, len);
+    if (len === 0) return undefined;
+    if (len <= 8) {
+      const pa = this.#direct(vmid, ipa, len, Access.W);
+      if (pa >= 0) {
+        this.#content.writeLe(pa, len, value);
+        return undefined;
+      }
+    }
+    const fault = this.#walk(vmid, ipa, len, 'write', undefined);
+    if (fault !== undefined) return fault;
+    const bytes = leBytes(value, len);
+    this.#walk(vmid, ipa, len, 'write', (p, off, n) => this.#content.write(p, bytes, off, n));
+    return undefined;
+  }
+
   check(vmid: number, ipa: number, len: number, kind: AccessKind): MemFaultInfo | undefined {
     checkSpan(ipa, len);
     if (len === 0 || this.#direct(vmid, ipa, len, RIGHT_FOR[kind]) >= 0) return undefined;
@@ -476,6 +507,24 @@ function continues<E>(a: Mapping<E>, b: Mapping<E>): boolean {
   return (
     a.extent === b.extent && a.rights === b.rights && a.ipa + a.size === b.ipa && a.pa + a.size === b.pa
   );
+}
+
+/** Bytes as a little-endian unsigned integer. */
+function leValue(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+/** The low `len` bytes of `value` modulo 2^64, little-endian (bytes past the eighth are 0). */
+function leBytes(value: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let v = BigInt.asUintN(64, value);
+  for (let i = 0; i < len && v !== 0n; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
 }
 
 function limitOption(v: number | undefined, name: string): number {

@@ -17,7 +17,7 @@ import { ErrnoError, type ErrnoName } from '../../shared/errno.js';
 import { HypError, isHypError } from '../../shared/hyp-errors.js';
 import type { Logger } from '../../shared/log.js';
 import { silentLogger } from '../../shared/log.js';
-import type { TraceSink } from '../../shared/trace.js';
+import type { Tracer } from '../../shared/trace-events.js';
 import { toHex } from '../../shared/bytes.js';
 import { isWireError } from '../../shared/wire-error.js';
 import {
@@ -29,6 +29,7 @@ import {
 } from '../wire/header.js';
 import { MAX_RX_FRAGMENTS, fragmentMessage, requestFragments, writeRequestFrame } from '../wire/message.js';
 import { RmError, RmErrorCode } from '../wire/errors.js';
+import { rmErrLabel, rmFrameRecord } from '../wire/frame-trace.js';
 import { rmIdLabel } from '../wire/msg-ids.js';
 import { createSeqAllocator, type SeqAllocator } from './seq-allocator.js';
 
@@ -64,7 +65,7 @@ export interface RmClientOptions {
   /** The client's end of the RM link. */
   readonly transport: MsgqEndpoint | AsyncMsgqEndpoint;
   readonly log?: Logger;
-  readonly trace?: TraceSink;
+  readonly trace?: Tracer;
   /** Default timeout for every call; undefined = wait forever, as the real driver does. */
   readonly timeoutMs?: number;
   readonly seq?: SeqAllocator;
@@ -136,7 +137,7 @@ export class RmClient {
   readonly #ep: MsgqEndpoint | AsyncMsgqEndpoint;
   readonly #sync: boolean;
   readonly #log: Logger;
-  readonly #trace: TraceSink | undefined;
+  readonly #trace: Tracer | undefined;
   readonly #seqs: SeqAllocator;
   readonly #pending = new Map<number, PendingCall>();
   readonly #sendLock = new PQueue({ concurrency: 1 });
@@ -241,7 +242,7 @@ export class RmClient {
       }, timeout);
     }
     this.#pending.set(seq, call);
-    this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
+    this.#trace?.emit({ kind: 'rm.call', side: 'client', msgId, name: rmIdLabel(msgId), rmSeq: seq, hex: toHex(payload, '') });
     if (this.#sync) {
       this.#sendQueue.push({ seq, msgId, payload, fragments, next: 0, call, copied: false });
       if (!this.#sendBusy) this.#pumpSends();
@@ -275,6 +276,7 @@ export class RmClient {
         try {
           const r = this.#sync ? (this.#ep as MsgqEndpoint).send(frames[i]!, push) : await this.#ep.send(frames[i]!, push);
           this.#txReady = r.ready;
+          this.#trace?.emit(rmFrameRecord('client', 'tx', frames[i]!));
           break;
         } catch (err) {
           if (!isHypError(err, 'ERROR_MSGQUEUE_FULL')) throw hypToErrno(err);
@@ -314,6 +316,7 @@ export class RmClient {
         const push = job.next === job.fragments;
         try {
           this.#txReady = ep.send(new Uint8Array(this.#scratch, 0, len), push).ready;
+          this.#trace?.emit(rmFrameRecord('client', 'tx', scratch.subarray(0, len)));
           job.next++;
         } catch (err) {
           if (!isHypError(err, 'ERROR_MSGQUEUE_FULL')) {
@@ -395,7 +398,7 @@ export class RmClient {
 
   /** One received frame, by the rules of rm-rpc.md §8.2. Returns false to stop draining. */
   #handleFrame(b: Uint8Array): boolean {
-    this.#trace?.emit({ kind: 'rm.frame', side: 'client', dir: 'rx', hex: toHex(b, '') });
+    this.#trace?.emit(rmFrameRecord('client', 'rx', b));
     if (b.byteLength < RPC_HDR_SIZE) {
       this.#drop('short-frame', b);
       return true;
@@ -504,17 +507,27 @@ export class RmClient {
   /** `body` holds err_code + data from `off` on. */
   #completeReply(call: PendingCall, body: Uint8Array, off: number): void {
     const err = (body[off]! | (body[off + 1]! << 8) | (body[off + 2]! << 16) | (body[off + 3]! << 24)) >>> 0;
-    this.#trace?.emit({ kind: 'rm.reply', side: 'client', msgId: call.msgId, name: rmIdLabel(call.msgId), seq: call.seq, err, hex: toHex(body.subarray(off + 4), '') });
+    this.#trace?.emit({
+      kind: 'rm.reply',
+      side: 'client',
+      msgId: call.msgId,
+      name: rmIdLabel(call.msgId),
+      rmSeq: call.seq,
+      err: rmErrLabel(err),
+      code: err,
+      hex: toHex(body.subarray(off + 4), ''),
+    });
     if (err !== RmErrorCode.OK) call.reject(new RmError(err, call.msgId));
     else call.resolve(body.slice(off + 4));
   }
 
   #dispatchNotification(msgId: number, seq: number, payload: Uint8Array): void {
-    this.#trace?.emit({ kind: 'rm.notification', side: 'client', msgId, name: rmIdLabel(msgId), seq, hex: toHex(payload, '') });
+    this.#trace?.emit({ kind: 'rm.notification', side: 'client', msgId, name: rmIdLabel(msgId), rmSeq: seq, hex: toHex(payload, '') });
     this.events.emit('notification', { msgId, seq, payload: payload.slice() });
   }
 
   #drop(reason: RmClientDropReason, frame: Uint8Array): void {
+    this.#trace?.emit({ kind: 'rm.drop', side: 'client', reason, detail: toHex(frame.subarray(0, 16), '') });
     if (reason !== 'stray-reply' && reason !== 'stray-continuation') {
       this.#log.error({ reason, frame: toHex(frame.subarray(0, 16)) }, 'RM frame dropped');
     }

@@ -14,11 +14,11 @@
 import type { MsgqEndpoint } from '../../msgq/endpoint.js';
 import { isHypError } from '../../shared/hyp-errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { TraceSink } from '../../shared/trace.js';
-import { toHex } from '../../shared/bytes.js';
+import type { Tracer } from '../../shared/trace-events.js';
 import { RPC_API_BYTE, RPC_HDR_SIZE, RPC_MAX_FRAGMENT_PAYLOAD, RpcMsgType } from '../wire/header.js';
 import { MAX_RX_FRAGMENTS, fragmentMessage, type RpcMessage, type RpcRequest } from '../wire/message.js';
 import { rmIdLabel } from '../wire/msg-ids.js';
+import { rmFrameRecord } from '../wire/frame-trace.js';
 
 /** Pending notifications kept per client VM (rm-rpc.md §9). */
 export const RM_MAX_PENDING_NOTIFICATIONS = 256;
@@ -73,7 +73,7 @@ export class RmLink {
     readonly endpoint: MsgqEndpoint,
     readonly hooks: LinkHooks,
     readonly log: Logger,
-    readonly trace: TraceSink | undefined,
+    readonly trace: Tracer | undefined,
   ) {
     endpoint.events.on('rx', this.#onRx);
     endpoint.events.on('tx', this.#onTx);
@@ -123,7 +123,7 @@ export class RmLink {
   }
 
   #frame(b: Uint8Array): void {
-    this.trace?.emit({ kind: 'rm.frame', side: 'rm', vmid: this.vmid, dir: 'rx', hex: toHex(b, '') });
+    this.trace?.emit(rmFrameRecord('rm', 'rx', b, this.vmid));
     if (b.byteLength < RPC_HDR_SIZE) return this.#drop('short-frame', `${b.byteLength} bytes`);
     if (b[0] !== RPC_API_BYTE) return this.#drop('bad-header', `api byte 0x${b[0]!.toString(16)}`);
     const type = b[1]! & 0x3;
@@ -175,7 +175,7 @@ export class RmLink {
 
   #drop(reason: LinkDropReason, detail: string): void {
     this.log.debug({ reason, detail }, 'RM dropped');
-    this.trace?.emit({ kind: 'rm.drop', vmid: this.vmid, reason, detail });
+    this.trace?.emit({ kind: 'rm.drop', side: 'rm', vmid: this.vmid, reason, detail });
     this.hooks.onDrop?.(reason, detail);
   }
 
@@ -237,7 +237,7 @@ export class RmLink {
           f.next = f.frames.length;
           break;
         }
-        this.trace?.emit({ kind: 'rm.frame', side: 'rm', vmid: this.vmid, dir: 'tx', hex: toHex(frame, '') });
+        this.trace?.emit(rmFrameRecord('rm', 'tx', frame, this.vmid));
         f.next++;
       }
       this.#inFlight = undefined;

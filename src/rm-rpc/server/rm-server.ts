@@ -15,7 +15,8 @@ import { rmErrorName } from '../wire/errors.js';
 import type { MsgqEndpoint } from '../../msgq/endpoint.js';
 import { Hypervisor } from '../../hyp/hypervisor.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import type { TraceSink } from '../../shared/trace.js';
+import type { Tracer } from '../../shared/trace-events.js';
+import { toHex } from '../../shared/bytes.js';
 import { view } from '../../shared/bytes.js';
 import { seedPlatformParcel } from './platform-parcels.js';
 import { isWireError } from '../../shared/wire-error.js';
@@ -59,7 +60,7 @@ export interface CreateRmServerOptions extends Partial<RmServerOptions> {
   /** Physical cores when no hypervisor is given (default 8). */
   readonly cpus?: number;
   readonly log?: Logger;
-  readonly trace?: TraceSink;
+  readonly trace?: Tracer;
   /** Seed for the RM's deterministic randomness (GUIDs). */
   readonly seed?: number;
   /** Fault injection: requests answered with a chosen error instead of being handled. */
@@ -73,7 +74,7 @@ export class RmServer {
   readonly hyp: Hypervisor;
   readonly options: RmServerOptions;
   readonly #log: Logger;
-  readonly #trace: TraceSink | undefined;
+  readonly #trace: Tracer | undefined;
   readonly #faults: FaultInjector | undefined;
   readonly #vms = new Map<number, RmVm>();
   readonly #parcels: ParcelStore;
@@ -248,7 +249,6 @@ export class RmServer {
     if (injected !== undefined) {
       const name = typeof injected === 'number' ? rmErrorName(injected) : injected in RmErrorCode ? (injected as RmErrorName) : undefined;
       res = name ? { err: name } : { err: 'DENIED', rawErr: typeof injected === 'number' ? injected : RmErrorCode.DENIED };
-      this.#trace?.emit({ kind: 'fault.injected', layer: 'rm', msgId: req.msgId, error: injected });
     } else if (!h) {
       res = { err: 'UNIMPLEMENTED' };
     } else {
@@ -275,7 +275,16 @@ export class RmServer {
   #reply(vmid: number, req: RpcRequest, res: HandlerResult): void {
     const link = this.#links.get(vmid);
     this.events.emit('reply', vmid, req.msgId, req.seq, res.err);
-    this.#trace?.emit({ kind: 'rm.reply', side: 'rm', vmid, msgId: req.msgId, name: rmIdLabel(req.msgId), seq: req.seq, err: res.err });
+    this.#trace?.emit({
+      kind: 'rm.reply',
+      side: 'rm',
+      vmid,
+      msgId: req.msgId,
+      name: rmIdLabel(req.msgId),
+      rmSeq: req.seq,
+      err: res.rawErr !== undefined ? (rmErrorName(res.rawErr) ?? `0x${(res.rawErr >>> 0).toString(16)}`) : res.err,
+      code: res.rawErr ?? RmErrorCode[res.err],
+    });
     if (!link) return;
     const payload = res.err === 'OK' ? (res.data ?? EMPTY) : (res.tail ?? EMPTY);
     link.sendReply({ kind: 'reply', seq: req.seq, msgId: req.msgId, errCode: res.rawErr ?? RmErrorCode[res.err], payload });
@@ -298,7 +307,8 @@ export class RmServer {
   // ── context for handlers ─────────────────────────────────────────────────
 
   #makeContext(): RmContext {
-    const notify = (vmid: number, notifId: number, payload: Uint8Array): void => {
+    const notify = (vmid: number, notifId: number, original: Uint8Array): void => {
+      const payload = notifId === RmNotifId.NOTIFY_VM_EXITED && this.#faults !== undefined ? rewriteExited(original, this.#faults) : original;
       const seq = this.#notifSeq;
       this.#notifSeq = (this.#notifSeq + 1) & 0xffff;
       const link = this.#links.get(vmid);
@@ -307,7 +317,7 @@ export class RmServer {
         throw new RmAssertion(`notification ${rmIdLabel(notifId)} to VM ${vmid}, which has no RPC link`, 'DENIED');
       }
       this.events.emit('notification', vmid, notifId, seq);
-      this.#trace?.emit({ kind: 'rm.notification', side: 'rm', vmid, msgId: notifId, name: rmIdLabel(notifId), seq });
+      this.#trace?.emit({ kind: 'rm.notification', side: 'rm', vmid, msgId: notifId, name: rmIdLabel(notifId), rmSeq: seq, hex: toHex(payload, '') });
       link.sendNotification({ kind: 'notification', seq, msgId: notifId, payload });
     };
     const notifyStatus = (vm: RmVm): void => {
@@ -383,4 +393,23 @@ const EMPTY = new Uint8Array(0);
 /** Create an RM server. Attach the host's link with `attachLink(3, endpoint)`. */
 export function createRmServer(opts: CreateRmServerOptions = {}): RmServer {
   return new RmServer(opts);
+}
+
+/**
+ * A NOTIFY_VM_EXITED payload (vmid u16 @0, exit_type u16 @2, exit_reason_size u32 @4, reason
+ * @8; rm-rpc.md §13) rewritten as the fault plan says (FaultPlan.vmExited), or as it was.
+ */
+function rewriteExited(payload: Uint8Array, faults: FaultInjector): Uint8Array {
+  if (payload.byteLength < 8) return payload;
+  const v = view(payload);
+  const rw = faults.vmExited(v.getUint16(0, true));
+  if (rw === undefined) return payload;
+  const reason = rw.reason ?? payload.subarray(8, 8 + v.getUint32(4, true));
+  const out = new Uint8Array(8 + reason.byteLength);
+  const o = view(out);
+  o.setUint16(0, v.getUint16(0, true), true);
+  o.setUint16(2, rw.exitType ?? v.getUint16(2, true), true);
+  o.setUint32(4, reason.byteLength, true);
+  out.set(reason, 8);
+  return out;
 }

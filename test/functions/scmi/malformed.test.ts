@@ -212,7 +212,9 @@ describe('structural faults: the queue breaks (V4, S44)', () => {
     const errors = records.filter((r) => r.level >= 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ msg: 'SCMI cmdq is broken: no more requests are served', kind });
-    expect(trace.events.filter((e) => e.kind === 'kernel.scmi-queue-broken')).toEqual([{ kind: 'kernel.scmi-queue-broken', agent: 10, reason: kind }]);
+    expect(trace.events.filter((e) => e.kind === 'kernel.scmi-queue-broken').map(({ kind: k, agent, reason }) => ({ kind: k, agent, reason }))).toEqual([
+      { kind: 'kernel.scmi-queue-broken', agent: 10, reason: kind },
+    ]);
     // Later kicks: counted in a rate-limited warning, never thrown, never served.
     for (let i = 0; i < 3; i++) ring.kick();
     expect(ring.usedIdx()).toBe(1);

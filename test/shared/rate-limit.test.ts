@@ -1,7 +1,7 @@
 // The count-based warning limiter standing in for pr_warn_ratelimited.
 import { describe, expect, it } from 'vitest';
-import { RateLimitedLog } from '../../src/functions/index.js';
-import { recordingLogger } from './support/index.js';
+import { RateLimitedLog } from '../../src/shared/rate-limit.js';
+import { recordingLogger } from '../functions/support/index.js';
 
 describe('RateLimitedLog', () => {
   it('logs a burst, then one in `every` with the number suppressed since the last one', () => {

@@ -8,7 +8,7 @@
  * call site); this model has no clock in the VM handle and must stay deterministic, so it limits
  * by count instead. Each owner keeps its own limiter per call site (no module-level state).
  */
-import type { Logger } from '../shared/log.js';
+import type { Logger } from './log.js';
 
 /** Messages logged before limiting starts (Linux DEFAULT_RATELIMIT_BURST). */
 export const RATELIMIT_BURST = 10;

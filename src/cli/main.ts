@@ -1,5 +1,5 @@
 /**
- * The gunyah-emu command line: `run`, `rm serve`, `rm conformance`. Argument parsing is
+ * The gunyah-emu command line: `run`, `replay`, `trace export`, `trace view`, `rm serve`, `rm conformance`. Argument parsing is
  * commander's; each subcommand's work lives in its own module.
  */
 import { Command, Option } from 'commander';
@@ -14,7 +14,10 @@ import { openTraceOutputs, type TraceCliOptions } from './trace-options.js';
 import { createCliLogger } from './cli-logger.js';
 import type { Level } from 'pino';
 import { openTarget } from '../conformance/targets.js';
-import { runConformance, formatResultLine, formatSummary } from '../conformance/index.js';
+import { runConformanceWithProgress } from './progress-conformance.js';
+import { namesManyScenarios, expandScenarioPaths, runScenarioFiles } from './progress-scenarios.js';
+import { runReplayCommand } from './replay-command.js';
+import { registerTraceCommand } from './trace-command.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,16 +29,39 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command('run')
-    .argument('[scenario]', 'scenario file (default: the embedded default scenario)')
+    .argument('[scenarios...]', 'scenario files or directories (default: the embedded default scenario); several run in turn with progress')
     .option('--seed <n>', 'seed for every deterministic choice', '1')
     .option('--rm-only', 'instead: one VM through the RM lifecycle alone, with a table of every RPC and notification')
     .option('--trace <file>', 'write every emulator event to FILE as JSON lines (docs/tracing.md)')
     .option('--log', 'print every emulator event as a tracepoint-style line')
     .option('--observations', 'with a scenario file: also list everything the run saw')
     .addOption(new Option('--log-level <level>', 'structured log (stderr; pretty on a terminal)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('warn'))
-    .description('run a scenario and report what happened')
-    .action(async (scenario: string | undefined, opts: { seed: string; rmOnly?: boolean; observations?: boolean; logLevel: Level | 'silent' } & TraceCliOptions, cmd: Command) => {
+    .description('run a scenario (or several in turn, with progress) and report what happened')
+    .action(async (scenarios: string[], opts: { seed: string; rmOnly?: boolean; observations?: boolean; logLevel: Level | 'silent' } & TraceCliOptions, cmd: Command) => {
       const styled = process.stdout.isTTY === true;
+      if (scenarios.length > 0 && !opts.rmOnly && (await namesManyScenarios(scenarios))) {
+        if (opts.trace !== undefined || opts.log === true) {
+          process.stderr.write('gunyah-emu run: --trace and --log record one scenario; give one file with them\n');
+          code = 2;
+          return;
+        }
+        const files = await expandScenarioPaths(scenarios);
+        if (files.length === 0) {
+          process.stderr.write(`gunyah-emu run: no scenario files in ${scenarios.join(', ')}\n`);
+          code = 2;
+          return;
+        }
+        const seed = cmd.getOptionValueSource('seed') === 'cli' ? Number(opts.seed) : undefined;
+        code = await runScenarioFiles(files, {
+          ...(seed !== undefined ? { seed } : {}),
+          ...(opts.observations !== undefined ? { observations: opts.observations } : {}),
+          // The examples provoke warnings on purpose; with many files the log is off unless asked for.
+          logLevel: cmd.getOptionValueSource('logLevel') === 'cli' ? opts.logLevel : 'fatal',
+          styled,
+        });
+        return;
+      }
+      const scenario = scenarios[0];
       if (scenario !== undefined) {
         if (opts.rmOnly) {
           process.stderr.write('gunyah-emu run: --rm-only runs its own scenario; give no scenario file with it\n');
@@ -100,16 +126,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async (opts: { target: string; filter?: string }) => {
       const target = await openTarget(opts.target);
       try {
-        const s = await runConformance(target, {
-          ...(opts.filter ? { filter: new RegExp(opts.filter) } : {}),
-          onResult: (res) => process.stdout.write(`${formatResultLine(res)}\n`),
-        });
-        process.stdout.write(`${formatSummary(s)}\n`);
+        const s = await runConformanceWithProgress(target, opts.filter ? { filter: new RegExp(opts.filter) } : {});
         if (s.failed > 0) code = 1;
       } finally {
         await target.close();
       }
     });
+
+  program
+    .command('replay')
+    .argument('<trace>', 'a trace file written by run --trace')
+    .description('run the scenario and seed a trace records again and compare the new trace with it, event by event')
+    .option('--context <n>', 'events of context around the first difference', '3')
+    .addOption(new Option('--log-level <level>', 'structured log of the replayed run (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('error'))
+    .action(async (trace: string, opts: { context: string; logLevel: Level | 'silent' }) => {
+      const context = Number(opts.context);
+      if (!Number.isSafeInteger(context) || context < 0) {
+        process.stderr.write(`gunyah-emu replay: --context takes a whole number of events, not "${opts.context}"\n`);
+        code = 2;
+        return;
+      }
+      code = await runReplayCommand(trace, { context, logLevel: opts.logLevel, styled: process.stdout.isTTY === true });
+    });
+
+  registerTraceCommand(program, (c) => (code = c));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

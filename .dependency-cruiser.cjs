@@ -41,6 +41,12 @@ module.exports = {
     // register model of src/virtio); never the kernel, hypervisor, RM or guest models.
     { name: 'vmm-kit-speaks-only-the-uapi', severity: 'error',
       from: { path: '^src/vmm/' }, to: { path: '^src/', pathNot: '^src/(vmm|vm-mgr/uapi|virtio|fdt|shared)/' } },
+    // The host bridge daemon serves the HostProcess contract of one emulator: it sees the host
+    // process model, the uapi and the emulator; of the kernel only the guest-memory file (to sync
+    // its pages with the shared backing file without faulting them in, docs/host-bridge-protocol.md).
+    { name: 'bridge-serves-the-host-contract', severity: 'error',
+      from: { path: '^src/bridge/' },
+      to: { path: '^src/', pathNot: '^src/(bridge|host|shared|vm-mgr/uapi)/|^src/emulator\\.ts$|^src/vm-mgr/guest-mem\\.ts$' } },
     { name: 'library-never-imports-cli', severity: 'error',
       from: { path: '^src/(?!cli)' }, to: { path: '^src/cli' } },
     { name: 'production-never-imports-testing', severity: 'error',

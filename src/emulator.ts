@@ -146,15 +146,25 @@ export class Emulator {
       ...(opts.quirks ? { quirks: opts.quirks } : {}),
       ...traced,
     });
-    this.host = new HostProcess({
-      devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]),
-      log: this.log,
-      ...(trace ? { trace, describeIoctl: describeGunyahIoctl } : {}),
-    });
+    this.host = this.newProcess();
     if (trace) {
       watchMemory(this.hyp, this.rm, trace);
       watchScmiVotes(this.scmi.platform, trace);
     }
+  }
+
+  /**
+   * A further VMM process on the same kernel (its own fd table, user memory and mappings), as a
+   * second process opening `/dev/gunyah` on one machine. `emu.host` is the first one; the host
+   * bridge daemon (src/bridge) gives each client its own.
+   */
+  newProcess(): HostProcess {
+    const trace = this.trace;
+    return new HostProcess({
+      devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]),
+      log: this.log,
+      ...(trace ? { trace, describeIoctl: describeGunyahIoctl } : {}),
+    });
   }
 
   #rmCallsCache: { client: RmClient; calls: RmCalls } | undefined;

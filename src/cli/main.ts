@@ -1,5 +1,5 @@
 /**
- * The gunyah-emu command line: `run`, `replay`, `trace export`, `trace view`, `rm serve`, `rm conformance`. Argument parsing is
+ * The gunyah-emu command line: `run`, `replay`, `trace export`, `trace view`, `rm serve`, `rm conformance`, `serve`. Argument parsing is
  * commander's; each subcommand's work lives in its own module.
  */
 import { Command, Option } from 'commander';
@@ -18,6 +18,7 @@ import { runConformanceWithProgress } from './progress-conformance.js';
 import { namesManyScenarios, expandScenarioPaths, runScenarioFiles } from './progress-scenarios.js';
 import { runReplayCommand } from './replay-command.js';
 import { registerTraceCommand } from './trace-command.js';
+import { registerServeCommand } from './serve-command.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -150,6 +151,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   registerTraceCommand(program, (c) => (code = c));
+  registerServeCommand(program, (c) => (code = c));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,0 +1,316 @@
+/*
+ * sample-vmm: a small VMM in C against the Linux v17 /dev/gunyah UAPI. It boots a holding-cell VM
+ * (vmm-flows.md §2 boot order, §6 holding-cell protocol), drives a few commands, prints what it
+ * sees and tears the VM down. Exit status 0 when every step gave the expected answer.
+ *
+ * Usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL]
+ *   DTB_FILE  the VM's device tree blob (one vCPU, memory at 0x8000_0000; see src/vmm/vm-dtb.ts)
+ *   --sigbus-child  after START, fork a child that touches a lent page of guest memory; report how
+ *                   it died (a real SIGBUS is expected on hardware and through the preload shim)
+ *   --ioeventfd     add an ioeventfd at 0x6_0000 (datamatch 0x77) and drive write_io at it
+ *   --pause         after the commands, print "paused" and sleep (to be killed mid-run)
+ *   --no-ring       with --irqfd: print "sleeping" and RUN with nobody to write the eventfd, so the
+ *                   vCPU sleeps in the kernel until the process is killed
+ *   --irqfd IMAGE LABEL  boot IMAGE (a guest program: store 1 at 0x6000, wait for the doorbell's
+ *                   interrupt, store 2 at 0x6000) instead of the holding cell, with an irqfd on
+ *                   doorbell LABEL; another thread writes the eventfd while the vCPU sleeps
+ *
+ * The UAPI definitions below are written from uapi.md §1–§5 (our own, no kernel header used).
+ * Run against the emulator with LD_PRELOAD=native/build/libgunyah-emu-preload.so and
+ * GUNYAH_EMU_SOCKET=/path/to/daemon.sock (docs/host-bridge-protocol.md).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+/* uapi.md §1: dir 31:30, size 29:16, type 15:8, nr 7:0. */
+#define G_IO(nr) (0x4700u | (nr))
+#define G_IOW(nr, size) (0x40000000u | ((uint32_t)(size) << 16) | 0x4700u | (nr))
+
+struct gunyah_create_mem_args { uint64_t flags, size, reserved[6]; };
+struct gunyah_vm_dtb_config { uint64_t guest_phys_addr, size; };
+struct gunyah_fn_desc { uint32_t type, arg_size; uint64_t arg; };
+struct gunyah_fn_vcpu_arg { uint32_t id; };
+struct gunyah_map_mem_args { uint64_t guest_addr; uint32_t flags, guest_mem_fd; uint64_t offset, size; };
+struct gunyah_vm_boot_context { uint32_t reg, reserved; uint64_t value; };
+struct gunyah_vcpu_run {
+  uint8_t immediate_exit, padding[7];
+  uint32_t exit_reason, pad;
+  union {
+    struct { uint64_t phys_addr; uint8_t data[8]; uint32_t len; uint8_t is_write, resume_action, pad[2]; } mmio;
+    struct { uint32_t status; uint16_t type, padding; uint32_t reason_size; uint8_t reason[8]; } status;
+    uint8_t raw[24];
+  };
+};
+_Static_assert(sizeof(struct gunyah_create_mem_args) == 64, "create_mem_args");
+_Static_assert(sizeof(struct gunyah_map_mem_args) == 32, "map_mem_args");
+_Static_assert(sizeof(struct gunyah_vcpu_run) == 40, "vcpu_run");
+
+#define GUNYAH_CREATE_VM G_IO(0x0)
+#define GUNYAH_VM_SET_DTB_CONFIG G_IOW(0x2, sizeof(struct gunyah_vm_dtb_config))
+#define GUNYAH_VM_START G_IO(0x3)
+#define GUNYAH_VM_ADD_FUNCTION G_IOW(0x4, sizeof(struct gunyah_fn_desc))
+#define GUNYAH_VCPU_RUN G_IO(0x5)
+#define GUNYAH_VCPU_MMAP_SIZE G_IO(0x6)
+#define GUNYAH_VM_REMOVE_FUNCTION G_IOW(0x7, sizeof(struct gunyah_fn_desc))
+#define GUNYAH_CREATE_GUEST_MEM G_IOW(0x8, sizeof(struct gunyah_create_mem_args))
+#define GUNYAH_VM_MAP_MEM G_IOW(0x9, sizeof(struct gunyah_map_mem_args))
+#define GUNYAH_VM_SET_BOOT_CONTEXT G_IOW(0xa, sizeof(struct gunyah_vm_boot_context))
+
+#define GUNYAH_FN_VCPU 1u
+#define GUNYAH_FN_IRQFD 2u
+#define GUNYAH_FN_IOEVENTFD 3u
+#define GUNYAH_IOEVENTFD_FLAGS_DATAMATCH 0x1u
+
+struct gunyah_fn_irqfd_arg { uint32_t fd, label, flags, padding; };
+struct gunyah_fn_ioeventfd_arg { uint64_t datamatch, addr; uint32_t len; int32_t fd; uint32_t flags, padding; };
+_Static_assert(sizeof(struct gunyah_fn_ioeventfd_arg) == 32, "ioeventfd_arg");
+#define GUNYAH_MEM_FORCE_LEND 0x1u
+#define GUNYAH_MEM_ALLOW_RWX 0x70u
+#define GUNYAH_VCPU_EXIT_MMIO 1u
+
+#define PAGE 4096u
+#define GUEST_BASE 0x80000000ull
+#define CMD_REG 0x6000ull
+#define EXC_REG 0x7000ull
+
+enum { CMD_OK = 0, CMD_LOOPBACK = 4, CMD_MAGIC = 5, CMD_WRITE_IO = 9 };
+#define IOE_ADDR 0x60000ull
+
+static int vcpu_fd;
+static struct gunyah_vcpu_run *run;
+
+#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "sample-vmm: " __VA_ARGS__); fprintf(stderr, " (errno %d %s)\n", errno, strerror(errno)); exit(1); } } while (0)
+
+static uint64_t mmio_data(void) { uint64_t v; memcpy(&v, run->mmio.data, 8); return v; }
+
+/* RUN until an MMIO exit; anything else is a failure. */
+static void run_to_mmio(void) {
+  for (;;) {
+    int r = ioctl(vcpu_fd, GUNYAH_VCPU_RUN, 0);
+    if (r < 0 && errno == EINTR) continue;
+    CHECK(r == 0, "GUNYAH_VCPU_RUN failed");
+    CHECK(run->exit_reason == GUNYAH_VCPU_EXIT_MMIO, "unexpected exit reason %u", run->exit_reason);
+    CHECK(run->mmio.phys_addr != EXC_REG, "guest exception reported, ESR 0x%" PRIx64, mmio_data());
+    return;
+  }
+}
+
+/* Answer the pending read of 0x6000 with `v`, then run to the next MMIO exit. */
+static void supply(uint64_t v) {
+  CHECK(run->mmio.phys_addr == CMD_REG && !run->mmio.is_write && run->mmio.len == 8,
+        "expected a read of 0x6000, got %s at 0x%" PRIx64, run->mmio.is_write ? "write" : "read", (uint64_t)run->mmio.phys_addr);
+  memcpy(run->mmio.data, &v, 8);
+  run->mmio.resume_action = 0;
+  run_to_mmio();
+}
+
+/* One holding-cell command (vmm-flows.md §6.5), starting at a pending read of 0x6000. */
+static uint64_t command(unsigned id, unsigned nargs, const uint64_t *args) {
+  supply((uint64_t)id | ((uint64_t)nargs << 8));
+  for (unsigned i = 0; i < nargs; i++) supply(args[i]);
+  CHECK(run->mmio.phys_addr == CMD_REG && run->mmio.is_write && run->mmio.len == 8, "expected the result write at 0x6000");
+  uint64_t result = mmio_data();
+  run_to_mmio(); /* the guest polls for the next command */
+  return result;
+}
+
+/* Writes 1 to the irqfd's eventfd after a while, when the vCPU sleeps in wfi. */
+static void *ring_later(void *p) {
+  int efd = *(int *)p;
+  struct timespec ts = { 0, 200 * 1000 * 1000 };
+  nanosleep(&ts, NULL);
+  uint64_t one = 1;
+  if (write(efd, &one, 8) != 8) perror("sample-vmm: eventfd write");
+  return NULL;
+}
+
+static unsigned char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL, "cannot open %s", path);
+  unsigned char *buf = malloc(65536);
+  CHECK(buf != NULL, "out of memory");
+  *len = fread(buf, 1, 65536, f);
+  fclose(f);
+  return buf;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2) { fprintf(stderr, "usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL]\n"); return 2; }
+  int sigbus_child = 0, use_ioeventfd = 0, pause_after = 0, no_ring = 0;
+  const char *irq_image = NULL;
+  uint32_t irq_label = 0;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--sigbus-child") == 0) sigbus_child = 1;
+    else if (strcmp(argv[i], "--ioeventfd") == 0) use_ioeventfd = 1;
+    else if (strcmp(argv[i], "--pause") == 0) pause_after = 1;
+    else if (strcmp(argv[i], "--no-ring") == 0) no_ring = 1;
+    else if (strcmp(argv[i], "--irqfd") == 0 && i + 2 < argc) { irq_image = argv[i + 1]; irq_label = (uint32_t)strtoul(argv[i + 2], NULL, 0); i += 2; }
+    else { fprintf(stderr, "sample-vmm: unknown argument %s\n", argv[i]); return 2; }
+  }
+  size_t dtb_len;
+  unsigned char *dtb = read_file(argv[1], &dtb_len);
+
+  /* The holding-cell image (docs/guest-images.md): "GEMUHOLD", version 1, length 64, zeros. */
+  unsigned char hold[64] = { 'G', 'E', 'M', 'U', 'H', 'O', 'L', 'D', 1, 0, 0, 0, 64, 0, 0, 0 };
+  unsigned char *image = hold;
+  size_t image_len = sizeof hold;
+  if (irq_image) image = read_file(irq_image, &image_len);
+
+  int dev = open("/dev/gunyah", O_RDWR | O_CLOEXEC);
+  CHECK(dev >= 0, "open /dev/gunyah");
+  int vm = ioctl(dev, GUNYAH_CREATE_VM, 0);
+  CHECK(vm >= 0, "GUNYAH_CREATE_VM");
+
+  const uint64_t bin_size = (image_len + PAGE - 1) / PAGE * PAGE, dtb_size = (dtb_len + PAGE - 1) / PAGE * PAGE;
+  const uint64_t mem_size = bin_size + dtb_size + 1 * PAGE + PAGE; /* image, DTB, one stack page, spare */
+  struct gunyah_create_mem_args cm = { .flags = 0, .size = mem_size };
+  int gmem = ioctl(dev, GUNYAH_CREATE_GUEST_MEM, &cm);
+  CHECK(gmem >= 0, "GUNYAH_CREATE_GUEST_MEM");
+  struct gunyah_map_mem_args mm = { .guest_addr = GUEST_BASE, .flags = GUNYAH_MEM_FORCE_LEND | GUNYAH_MEM_ALLOW_RWX,
+                                    .guest_mem_fd = (uint32_t)gmem, .offset = 0, .size = mem_size };
+  CHECK(ioctl(vm, GUNYAH_VM_MAP_MEM, &mm) == 0, "GUNYAH_VM_MAP_MEM");
+
+  struct gunyah_fn_vcpu_arg va = { .id = 0 };
+  struct gunyah_fn_desc fd = { .type = GUNYAH_FN_VCPU, .arg_size = sizeof va, .arg = (uint64_t)(uintptr_t)&va };
+  vcpu_fd = ioctl(vm, GUNYAH_VM_ADD_FUNCTION, &fd);
+  CHECK(vcpu_fd >= 0, "GUNYAH_VM_ADD_FUNCTION vcpu");
+  int run_size = ioctl(vcpu_fd, GUNYAH_VCPU_MMAP_SIZE, 0);
+  CHECK(run_size >= (int)sizeof *run, "GUNYAH_VCPU_MMAP_SIZE gave %d", run_size);
+  run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+  CHECK(run != MAP_FAILED, "mmap of the run page");
+
+  /* Load the DTB and the image through a temporary mapping, dropped before START. */
+  unsigned char *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0);
+  CHECK(mem != MAP_FAILED, "mmap of guest memory");
+  memcpy(mem + bin_size, dtb, dtb_len);
+  memcpy(mem, image, image_len);
+  CHECK(munmap(mem, mem_size) == 0, "munmap of guest memory");
+  free(dtb);
+  if (image != hold) free(image);
+
+  const uint64_t dtb_start = GUEST_BASE + bin_size;
+  struct gunyah_vm_dtb_config dc = { .guest_phys_addr = dtb_start, .size = dtb_size };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_DTB_CONFIG, &dc) == 0, "GUNYAH_VM_SET_DTB_CONFIG");
+  struct gunyah_vm_boot_context pc = { .reg = 0x100, .value = GUEST_BASE };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_BOOT_CONTEXT, &pc) == 0, "boot context PC");
+  struct gunyah_vm_boot_context sp = { .reg = 0x201, .value = dtb_start + 8192 };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_BOOT_CONTEXT, &sp) == 0, "boot context SP");
+  int irq_efd = -1;
+  struct gunyah_fn_irqfd_arg ia;
+  struct gunyah_fn_desc ifd;
+  if (irq_image) {
+    irq_efd = eventfd(0, EFD_CLOEXEC);
+    CHECK(irq_efd >= 0, "eventfd");
+    ia = (struct gunyah_fn_irqfd_arg){ .fd = (uint32_t)irq_efd, .label = irq_label, .flags = 0 };
+    ifd = (struct gunyah_fn_desc){ .type = GUNYAH_FN_IRQFD, .arg_size = sizeof ia, .arg = (uint64_t)(uintptr_t)&ia };
+    CHECK(ioctl(vm, GUNYAH_VM_ADD_FUNCTION, &ifd) == 0, "GUNYAH_VM_ADD_FUNCTION irqfd");
+  }
+  /* For --sigbus-child: a mapping made before START and never written by the host (a mapping made
+   * after START cannot reclaim the pages the guest owns: EBUSY). */
+  unsigned char *m2 = NULL;
+  if (sigbus_child) {
+    m2 = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0);
+    CHECK(m2 != MAP_FAILED, "mmap of guest memory before START");
+  }
+  CHECK(ioctl(vm, GUNYAH_VM_START, 0) == 0, "GUNYAH_VM_START");
+  printf("started\n");
+
+  if (irq_image) {
+    run_to_mmio();
+    CHECK(run->mmio.phys_addr == CMD_REG && run->mmio.is_write, "irqfd guest: expected its first store at 0x6000");
+    printf("irqfd guest: store %" PRIu64 "\n", mmio_data());
+    if (no_ring) {
+      printf("sleeping\n");
+      run_to_mmio();
+      CHECK(0, "the vCPU woke up with no doorbell rung");
+    }
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, ring_later, &irq_efd) == 0, "pthread_create");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_to_mmio(); /* sleeps in wfi until the doorbell rings */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    long slept_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(run->mmio.phys_addr == CMD_REG && run->mmio.is_write, "irqfd guest: expected its second store at 0x6000");
+    printf("irqfd guest: store %" PRIu64 " after the eventfd write (the RUN slept %s)\n", mmio_data(), slept_ms >= 100 ? ">= 100 ms" : "< 100 ms");
+    CHECK(ioctl(vm, GUNYAH_VM_REMOVE_FUNCTION, &ifd) == 0, "GUNYAH_VM_REMOVE_FUNCTION irqfd");
+    CHECK(close(irq_efd) == 0, "close irqfd eventfd");
+    goto teardown;
+  }
+
+  run_to_mmio();
+  printf("first exit: mmio %s 0x%" PRIx64 " len %u\n", run->mmio.is_write ? "write" : "read", (uint64_t)run->mmio.phys_addr, run->mmio.len);
+
+  uint64_t a;
+  printf("ok -> %" PRId64 "\n", (int64_t)command(CMD_OK, 0, NULL));
+  a = 0x12345678abcdull;
+  printf("loopback 0x%" PRIx64 " -> 0x%" PRIx64 "\n", a, command(CMD_LOOPBACK, 1, &a));
+  a = 0xdeadf00dull;
+  printf("magic 0x%" PRIx64 " -> %" PRIu64 "\n", a, command(CMD_MAGIC, 1, &a));
+  a = 1;
+  printf("magic 0x%" PRIx64 " -> %" PRIu64 "\n", a, command(CMD_MAGIC, 1, &a));
+
+  if (use_ioeventfd) {
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    CHECK(efd >= 0, "eventfd");
+    struct gunyah_fn_ioeventfd_arg ea = { .datamatch = 0x77, .addr = IOE_ADDR, .len = 8, .fd = efd, .flags = GUNYAH_IOEVENTFD_FLAGS_DATAMATCH };
+    struct gunyah_fn_desc efn = { .type = GUNYAH_FN_IOEVENTFD, .arg_size = sizeof ea, .arg = (uint64_t)(uintptr_t)&ea };
+    CHECK(ioctl(vm, GUNYAH_VM_ADD_FUNCTION, &efn) == 0, "GUNYAH_VM_ADD_FUNCTION ioeventfd");
+    uint64_t cnt = 0;
+    CHECK(read(efd, &cnt, 8) < 0 && errno == EAGAIN, "ioeventfd readable before any guest write");
+    uint64_t wargs[2] = { IOE_ADDR, 0x77 };
+    printf("write_io 0x60000 0x77 -> %" PRIu64 "\n", command(CMD_WRITE_IO, 2, wargs));
+    CHECK(read(efd, &cnt, 8) == 8, "ioeventfd not readable after a matching guest write");
+    printf("ioeventfd counter %" PRIu64 "\n", cnt);
+    CHECK(ioctl(vm, GUNYAH_VM_REMOVE_FUNCTION, &efn) == 0, "GUNYAH_VM_REMOVE_FUNCTION ioeventfd");
+    CHECK(close(efd) == 0, "close ioeventfd eventfd");
+  }
+
+  if (pause_after) {
+    printf("paused\n");
+    for (;;) pause();
+  }
+
+  if (sigbus_child) {
+    /* The image page is lent and the guest runs from it: the host may not touch it. */
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+      volatile unsigned char x = m2[0];
+      (void)x;
+      _exit(0);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+    if (WIFSIGNALED(st)) printf("child touching a lent page: killed by signal %d (%s)\n", WTERMSIG(st), WTERMSIG(st) == SIGBUS ? "SIGBUS" : "other");
+    else printf("child touching a lent page: exited %d\n", WEXITSTATUS(st));
+    CHECK(munmap(m2, mem_size) == 0, "munmap of the second guest-memory mapping");
+  }
+
+teardown:
+  if (m2 != NULL && !sigbus_child) munmap(m2, mem_size);
+  CHECK(munmap(run, (size_t)run_size) == 0, "munmap of the run page");
+  CHECK(ioctl(vm, GUNYAH_VM_REMOVE_FUNCTION, &fd) == 0, "GUNYAH_VM_REMOVE_FUNCTION vcpu");
+  CHECK(close(vcpu_fd) == 0, "close vcpu");
+  CHECK(close(vm) == 0, "close vm");
+  CHECK(close(gmem) == 0, "close guest memory");
+  CHECK(close(dev) == 0, "close /dev/gunyah");
+  printf("teardown ok\n");
+  return 0;
+}

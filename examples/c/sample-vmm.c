@@ -4,6 +4,7 @@
  * sees and tears the VM down. Exit status 0 when every step gave the expected answer.
  *
  * Usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL]
+ *                            [--mmio-loop N IMAGE]
  *   DTB_FILE  the VM's device tree blob (one vCPU, memory at 0x8000_0000; see src/vmm/vm-dtb.ts)
  *   --sigbus-child  after START, fork a child that touches a lent page of guest memory; report how
  *                   it died (a real SIGBUS is expected on hardware and through the preload shim)
@@ -14,6 +15,11 @@
  *   --irqfd IMAGE LABEL  boot IMAGE (a guest program: store 1 at 0x6000, wait for the doorbell's
  *                   interrupt, store 2 at 0x6000) instead of the holding cell, with an irqfd on
  *                   doorbell LABEL; another thread writes the eventfd while the vCPU sleeps
+ *   --mmio-loop N IMAGE  boot IMAGE (a guest program looping on a 64-bit read of 0x6000 and
+ *                   checking it reads 0x1122334455667788, bench/lib/vm-boot.ts) instead of the
+ *                   holding cell, answer N of its reads and print
+ *                   "mmio-loop: N exits in T ns (cpu C ns)" (wall-clock and process CPU time of
+ *                   the N exits, CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID), then tear down
  *
  * The UAPI definitions below are written from uapi.md §1–§5 (our own, no kernel header used).
  * Run against the emulator with LD_PRELOAD=native/build/libgunyah-emu-preload.so and
@@ -89,6 +95,7 @@ _Static_assert(sizeof(struct gunyah_fn_ioeventfd_arg) == 32, "ioeventfd_arg");
 
 enum { CMD_OK = 0, CMD_LOOPBACK = 4, CMD_MAGIC = 5, CMD_WRITE_IO = 9 };
 #define IOE_ADDR 0x60000ull
+#define LOOP_VALUE 0x1122334455667788ull
 
 static int vcpu_fd;
 static struct gunyah_vcpu_run *run;
@@ -150,16 +157,18 @@ static unsigned char *read_file(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (argc < 2) { fprintf(stderr, "usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL]\n"); return 2; }
+  if (argc < 2) { fprintf(stderr, "usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL] [--mmio-loop N IMAGE]\n"); return 2; }
   int sigbus_child = 0, use_ioeventfd = 0, pause_after = 0, no_ring = 0;
-  const char *irq_image = NULL;
+  const char *irq_image = NULL, *loop_image = NULL;
   uint32_t irq_label = 0;
+  unsigned long long loop_n = 0;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--sigbus-child") == 0) sigbus_child = 1;
     else if (strcmp(argv[i], "--ioeventfd") == 0) use_ioeventfd = 1;
     else if (strcmp(argv[i], "--pause") == 0) pause_after = 1;
     else if (strcmp(argv[i], "--no-ring") == 0) no_ring = 1;
     else if (strcmp(argv[i], "--irqfd") == 0 && i + 2 < argc) { irq_image = argv[i + 1]; irq_label = (uint32_t)strtoul(argv[i + 2], NULL, 0); i += 2; }
+    else if (strcmp(argv[i], "--mmio-loop") == 0 && i + 2 < argc) { loop_n = strtoull(argv[i + 1], NULL, 0); loop_image = argv[i + 2]; i += 2; }
     else { fprintf(stderr, "sample-vmm: unknown argument %s\n", argv[i]); return 2; }
   }
   size_t dtb_len;
@@ -170,6 +179,7 @@ int main(int argc, char **argv) {
   unsigned char *image = hold;
   size_t image_len = sizeof hold;
   if (irq_image) image = read_file(irq_image, &image_len);
+  else if (loop_image) image = read_file(loop_image, &image_len);
 
   int dev = open("/dev/gunyah", O_RDWR | O_CLOEXEC);
   CHECK(dev >= 0, "open /dev/gunyah");
@@ -251,6 +261,23 @@ int main(int argc, char **argv) {
     printf("irqfd guest: store %" PRIu64 " after the eventfd write (the RUN slept %s)\n", mmio_data(), slept_ms >= 100 ? ">= 100 ms" : "< 100 ms");
     CHECK(ioctl(vm, GUNYAH_VM_REMOVE_FUNCTION, &ifd) == 0, "GUNYAH_VM_REMOVE_FUNCTION irqfd");
     CHECK(close(irq_efd) == 0, "close irqfd eventfd");
+    goto teardown;
+  }
+
+  if (loop_image) {
+    /* Every exit is an 8-byte read of 0x6000; the guest checks the value (a wrong one crashes it,
+     * and the next RUN is a STATUS exit, which run_to_mmio refuses). */
+    run_to_mmio();
+    struct timespec t0, t1, c0, c1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    for (unsigned long long i = 0; i < loop_n; i++) supply(LOOP_VALUE);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(run->mmio.phys_addr == CMD_REG && !run->mmio.is_write && run->mmio.len == 8, "mmio loop: expected a read of 0x6000 at the end");
+    long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    long long cpu = (long long)(c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec);
+    printf("mmio-loop: %llu exits in %lld ns (cpu %lld ns)\n", loop_n, ns, cpu);
     goto teardown;
   }
 

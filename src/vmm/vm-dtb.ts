@@ -125,8 +125,11 @@ function virtioNodes(b: FdtBuilder, o: VmDtbOptions): void {
   }
 }
 
-export function buildVmDtb(o: VmDtbOptions): Uint8Array {
-  const b = new FdtBuilder();
+/**
+ * Open the root node and write what every VMM's DT starts with: the root's cells, /memory,
+ * /cpus with PSCI, /psci, the GICv3 and the timer. The root node is left open.
+ */
+export function beginVmPlatformDtb(b: FdtBuilder, o: { readonly vcpus: number; readonly memory: readonly { readonly base: bigint; readonly size: bigint }[] }): void {
   b.beginNode('');
   b.propU32('#address-cells', 2);
   b.propU32('#size-cells', 2);
@@ -171,6 +174,11 @@ export function buildVmDtb(o: VmDtbOptions): Uint8Array {
   b.propCells('interrupts', [1, 13, 0x108, 1, 14, 0x108, 1, 11, 0x108, 1, 10, 0x108]);
   b.propU32('clock-frequency', 19_200_000);
   b.endNode();
+}
+
+export function buildVmDtb(o: VmDtbOptions): Uint8Array {
+  const b = new FdtBuilder();
+  beginVmPlatformDtb(b, o);
 
   virtioNodes(b, o);
 

@@ -10,13 +10,9 @@ import { expect } from 'vitest';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator.js';
 import { listenBridge, type BridgeServer } from '../../src/bridge/bridge-server.js';
 import { connectBridge, type BridgeClient } from '../../src/bridge/bridge-client.js';
-import { GunyahDevice, buildVmDtb, type GuestMemFd, type VcpuFd, type VmDtbDoorbell, type VmFd } from '../../src/vmm/index.js';
-import type { HostLike } from '../../src/vmm/host-like.js';
-import { holdingCellImage } from '../../src/guest/index.js';
-import { GUNYAH_MEM_ALLOW_RWX, GUNYAH_MEM_FORCE_LEND } from '../../src/vm-mgr/uapi/index.js';
+import { bootVia, type BootedVia } from '../vm-mgr/support/boot.js';
 
-export const GUEST_BASE = 0x8000_0000n;
-export const PAGE = 4096;
+export { GUEST_BASE, PAGE } from '../vm-mgr/support/boot.js';
 
 export interface Daemon {
   readonly emu: Emulator;
@@ -34,44 +30,10 @@ export async function startDaemon(o: EmulatorOptions = {}): Promise<Daemon> {
   return { emu, server, path, dir, connect: (opts) => connectBridge(path, opts) };
 }
 
-export interface BridgeBoot {
-  readonly dev: GunyahDevice;
-  readonly vm: VmFd;
-  readonly mem: GuestMemFd;
-  readonly vcpus: VcpuFd[];
-  readonly dtbStart: bigint;
-  readonly image: Uint8Array;
-}
+/** What a boot through the bridge sets up (test/vm-mgr/support/boot.ts `bootVia`). */
+export type BridgeBoot = BootedVia;
+export { bootVia };
 
-const pageAlign = (n: number): number => Math.ceil(n / PAGE) * PAGE;
-
-/** Steps 1–12 of vmm-flows.md §2 through `host`; START left out with `noStart`. */
-export async function bootVia(
-  host: HostLike,
-  o: { vcpus?: number; image?: Uint8Array; extraPages?: number; noStart?: boolean; doorbells?: readonly VmDtbDoorbell[] } = {},
-): Promise<BridgeBoot> {
-  const n = o.vcpus ?? 1;
-  const image = o.image ?? holdingCellImage();
-  const dev = GunyahDevice.open(host);
-  const vm = await dev.createVm();
-  const binSize = pageAlign(image.length);
-  const size = binSize + (1 + n + (o.extraPages ?? 0)) * PAGE;
-  const mem = await dev.createGuestMem(size);
-  await vm.mapMem({ guestAddr: GUEST_BASE, flags: GUNYAH_MEM_FORCE_LEND | GUNYAH_MEM_ALLOW_RWX, mem, size: BigInt(size) });
-  const vcpus: VcpuFd[] = [];
-  for (let id = 0; id < n; id++) vcpus.push(await vm.addVcpu(id));
-  const dtbStart = GUEST_BASE + BigInt(binSize);
-  const dtb = buildVmDtb({ vcpus: n, memory: [{ base: GUEST_BASE, size: BigInt(size) }], doorbells: o.doorbells ?? [] });
-  await mem.writeAt(binSize, dtb);
-  await vm.setDtbConfig(dtbStart, BigInt(pageAlign(dtb.length)));
-  await mem.writeAt(0, image);
-  await vm.setBootContext(0x100, GUEST_BASE);
-  await vm.setBootContext(0x201, dtbStart + 8192n);
-  if (!o.noStart) await vm.start();
-  return { dev, vm, mem, vcpus, dtbStart, image };
-}
-
-/** Wait until `f()` holds (the daemon tears a client down asynchronously). */
 export async function eventually(f: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await f())) {

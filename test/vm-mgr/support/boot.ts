@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../../src/emulator.js';
-import { GunyahDevice, GuestMemFd, VmFd, VcpuFd, buildVmDtb, type VmDtbDoorbell } from '../../../src/vmm/index.js';
+import { GunyahDevice, GuestMemFd, VmFd, VcpuFd, buildVmDtb, type HostLike, type VmDtbDoorbell } from '../../../src/vmm/index.js';
 import { holdingCellImage } from '../../../src/guest/index.js';
 import { GUNYAH_MEM_ALLOW_RWX, GUNYAH_MEM_FORCE_LEND } from '../../../src/vm-mgr/uapi/index.js';
 
@@ -35,11 +35,13 @@ export interface BootOptions {
 
 const pageAlign = (n: number): number => Math.ceil(n / PAGE) * PAGE;
 
-/** Steps 1–12 of vmm-flows.md §2; START is left to the caller when `noStart`. */
-export async function bootHoldingCell(o: BootOptions = {}, emu: Emulator = createEmulator(o.emulator)): Promise<BootedVm> {
+/** What `bootVia` sets up through a HostLike. */
+export type BootedVia = Omit<BootedVm, 'emu'>;
+
+/** Steps 1–12 of vmm-flows.md §2 through any HostLike (the emulator's process, a bridge client); START left out with `noStart`. */
+export async function bootVia(host: HostLike, o: Omit<BootOptions, 'emulator'> = {}): Promise<BootedVia> {
   const n = o.vcpus ?? 1;
   const image = o.image ?? holdingCellImage();
-  const host = emu.host;
   const dev = GunyahDevice.open(host);
   const vm = await dev.createVm();
   const binSize = pageAlign(image.length);
@@ -56,7 +58,12 @@ export async function bootHoldingCell(o: BootOptions = {}, emu: Emulator = creat
   await vm.setBootContext(0x100, GUEST_BASE);
   await vm.setBootContext(0x201, dtbStart + 8192n);
   if (!o.noStart) await vm.start();
-  return { emu, dev, vm, mem, vcpus, dtbStart, image };
+  return { dev, vm, mem, vcpus, dtbStart, image };
+}
+
+/** Steps 1–12 of vmm-flows.md §2 on the emulator's own process; START is left to the caller when `noStart`. */
+export async function bootHoldingCell(o: BootOptions = {}, emu: Emulator = createEmulator(o.emulator)): Promise<BootedVm> {
+  return { emu, ...(await bootVia(emu.host, o)) };
 }
 
 /** Close every fd of the process and check the RM and memory are back to boot state. */

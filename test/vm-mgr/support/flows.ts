@@ -15,6 +15,7 @@ import type { Mapping } from '../../../src/host/process.js';
 import { isErrnoError } from '../../../src/shared/errno.js';
 import { createMemoryTraceSink, type MemoryTraceSink } from '../../../src/shared/trace.js';
 import { FdtBuilder } from '../../../src/fdt/writer.js';
+import { beginVmPlatformDtb } from '../../../src/vmm/vm-dtb.js';
 
 export const PAGE = 4096;
 export const pageAlign = (n: number): number => Math.ceil(n / PAGE) * PAGE;
@@ -328,50 +329,7 @@ const GIC_PHANDLE = 1;
 /** The DT a VMM builds: memory, cpus + PSCI, GICv3, timer, and /gunyah-vm-config. */
 export function buildFlowDtb(o: FlowDtbOptions): Uint8Array {
   const b = new FdtBuilder();
-  b.beginNode('');
-  b.propU32('#address-cells', 2);
-  b.propU32('#size-cells', 2);
-  b.propU32('interrupt-parent', GIC_PHANDLE);
-
-  b.beginNode('memory');
-  b.propString('device_type', 'memory');
-  b.propU64s('reg', o.memory.flatMap((m) => [m.base, m.size]));
-  b.endNode();
-
-  b.beginNode('cpus');
-  b.propU32('#address-cells', 1);
-  b.propU32('#size-cells', 0);
-  for (let i = 0; i < o.vcpus; i++) {
-    b.beginNode(`cpu@${i.toString(16)}`);
-    b.propString('device_type', 'cpu');
-    b.propString('compatible', 'arm,arm-v8');
-    b.propString('enable-method', 'psci');
-    b.propU32('reg', i);
-    b.propEmpty('cpu-idle-states');
-    b.endNode();
-  }
-  b.endNode();
-
-  b.beginNode('psci');
-  b.propString('compatible', 'arm,psci-0.2');
-  b.propString('method', 'hvc');
-  b.endNode();
-
-  const redist = 0x2_0000 * o.vcpus;
-  b.beginNode('interrupt-controller@3fff0000');
-  b.propString('compatible', 'arm,gic-v3');
-  b.propU32('#interrupt-cells', 3);
-  b.propEmpty('interrupt-controller');
-  b.propU64s('reg', [0x3fff_0000n, 0x1_0000n, BigInt(0x3fff_0000 - redist), BigInt(redist)]);
-  b.propU32('phandle', GIC_PHANDLE);
-  b.endNode();
-
-  b.beginNode('timer');
-  b.propString('compatible', 'arm,armv8-timer');
-  b.propEmpty('always-on');
-  b.propCells('interrupts', [1, 13, 0x108, 1, 14, 0x108, 1, 11, 0x108, 1, 10, 0x108]);
-  b.propU32('clock-frequency', 19_200_000);
-  b.endNode();
+  beginVmPlatformDtb(b, o);
 
   b.beginNode('gunyah-vm-config');
   b.propString('image-name', o.imageName);

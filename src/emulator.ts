@@ -162,6 +162,7 @@ export class Emulator {
     const trace = this.trace;
     return new HostProcess({
       devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]),
+      anonymousMemory: (length) => this.kernel.anonymousMemory(length),
       log: this.log,
       ...(trace ? { trace, describeIoctl: describeGunyahIoctl } : {}),
     });

@@ -6,12 +6,27 @@
  * §7 (object lifetime: a file's release runs when its last reference is closed).
  */
 
+/** Pages pinned by `pinUserPages` (pin_user_pages with FOLL_LONGTERM). */
+export interface PinnedPages {
+  /** Physical address of each 4 KiB page, in user-address order. */
+  readonly pas: readonly number[];
+  /** unpin_user_pages: a page whose mapping and file are gone is freed at its last unpin. Idempotent. */
+  unpin(): void;
+}
+
 /** The process's user memory as the kernel sees it (copy_from_user / copy_to_user). */
 export interface UserMemory {
   /** @throws ErrnoError EFAULT when any byte of `[ptr, ptr+len)` is not allocated. */
   copyFromUser(ptr: bigint, len: number): Uint8Array;
   /** @throws ErrnoError EFAULT */
   copyToUser(ptr: bigint, bytes: Uint8Array): void;
+  /**
+   * pin_user_pages_fast over `pages` pages at page-aligned `addr`: the pages behind a mapping
+   * whose backend can be pinned (anonymous shared memory), faulted in first. A user memory
+   * without mappings lacks it (the kernel then answers EFAULT).
+   * @throws ErrnoError EFAULT when any page is not in one pinnable mapping
+   */
+  pinUserPages?(addr: bigint, pages: number, write: boolean): PinnedPages;
 }
 
 /** What a file's ioctl may do besides reading its argument. */
@@ -31,6 +46,12 @@ export interface MappingBackend {
   write(offset: number, bytes: Uint8Array): void;
   /** munmap / process exit. */
   unmap(): void;
+  /**
+   * Pin `pages` pages from byte `offset` of the mapping (page aligned), allocating them.
+   * Absent: the mapping cannot be pinned (EFAULT).
+   * @throws ErrnoError ENOMEM when a page cannot be allocated
+   */
+  pin?(offset: number, pages: number, write: boolean): PinnedPages;
 }
 
 /** A kernel file object. Methods a file type lacks make the syscall fail as Linux does. */

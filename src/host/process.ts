@@ -43,7 +43,7 @@ import { ErrnoError, isErrnoError } from '../shared/errno.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import type { IoctlEvent, Tracer } from '../shared/trace-events.js';
 import { EFD_CLOEXEC, EventFdFile, isEventFd } from './eventfd.js';
-import type { IoctlContext, KernelFile, MappingBackend, UserMemory } from './kernel-file.js';
+import type { IoctlContext, KernelFile, MappingBackend, PinnedPages, UserMemory } from './kernel-file.js';
 import { HOST_PAGE_SIZE, ProcessMemory } from './user-memory.js';
 
 /** First fd handed out (0, 1, 2 are stdin, stdout, stderr). */
@@ -70,6 +70,11 @@ export interface HostProcessOptions {
   readonly trace?: Tracer;
   /** How traced ioctls are named and their arguments decoded. */
   readonly describeIoctl?: IoctlDescriber;
+  /**
+   * The kernel's anonymous shared memory (shmem): a fresh file of `length` bytes (whole pages,
+   * zero-filled) behind each `mmapAnonymous`. Absent: `mmapAnonymous` gives ENOMEM.
+   */
+  readonly anonymousMemory?: (length: number) => KernelFile;
 }
 
 /** The fields `ioctl.enter` and `ioctl` share (plus the decoded args for `ioctl`). */
@@ -163,6 +168,7 @@ export class HostProcess {
   readonly #ctx: IoctlContext;
   readonly #trace: Tracer | undefined;
   readonly #describeIoctl: IoctlDescriber | undefined;
+  readonly #anonymousMemory: ((length: number) => KernelFile) | undefined;
   /** Traced ioctls so far (the `call` number of the records). */
   #ioctlCalls = 0;
 
@@ -170,9 +176,16 @@ export class HostProcess {
     this.#devices = opts.devices;
     this.#trace = opts.trace;
     this.#describeIoctl = opts.describeIoctl;
+    this.#anonymousMemory = opts.anonymousMemory;
     this.#log = (opts.log ?? silentLogger()).child({ layer: 'host' });
+    const mem = this.#mem;
+    const user: UserMemory = {
+      copyFromUser: (ptr, len) => mem.copyFromUser(ptr, len),
+      copyToUser: (ptr, bytes) => mem.copyToUser(ptr, bytes),
+      pinUserPages: (addr, pages, write) => this.#pinUserPages(addr, pages, write),
+    };
     this.#ctx = {
-      user: this.#mem,
+      user,
       fget: (fd) => this.#fds.get(fd)?.of.file,
       installFd: (file, flags) => this.#install(file, flags?.cloexec ?? false),
     };
@@ -402,11 +415,33 @@ export class HostProcess {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % HOST_PAGE_SIZE !== 0) {
       throw new ErrnoError('EINVAL', `mmap offset ${offset} is not page aligned`);
     }
+    if (of.file.mmap === undefined) throw new ErrnoError('ENODEV', `${of.file.name} cannot be mapped`);
+    return this.#mapFile(of, length, offset);
+  }
+
+  /**
+   * mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0): zero-filled
+   * memory of the kernel's shmem, with no fd. This is the host user memory the `gh_` dialect's
+   * SET_USER_MEM_REGION and LEND_USER_MEM pin and give to a VM; `munmap` drops the mapping, and
+   * pages a VM still holds pinned stay allocated until it unpins them.
+   * @throws ErrnoError EINVAL for a bad length; ENOMEM when the process has no shmem source
+   */
+  mmapAnonymous(length: number): Mapping {
+    if (!Number.isSafeInteger(length) || length <= 0) throw new ErrnoError('EINVAL', `mmap length ${length}`);
+    if (this.#anonymousMemory === undefined) throw new ErrnoError('ENOMEM', 'this process has no anonymous shared memory');
+    const mapped = Math.ceil(length / HOST_PAGE_SIZE) * HOST_PAGE_SIZE;
+    const file = this.#anonymousMemory(mapped);
+    const of: OpenFile = { file, refs: 0 };
+    this.#files.set(file, of);
+    return this.#mapFile(of, mapped, 0);
+  }
+
+  /** Map `of` (its file has `mmap`): reserve the range, take the mapping's reference. */
+  #mapFile(of: OpenFile, length: number, offset: number): Mapping {
     const { file } = of;
-    if (file.mmap === undefined) throw new ErrnoError('ENODEV', `${file.name} cannot be mapped`);
     const mapped = Math.ceil(length / HOST_PAGE_SIZE) * HOST_PAGE_SIZE;
     const addr = this.#mem.reserve(mapped);
-    const backend = file.mmap(mapped, offset, addr);
+    const backend = file.mmap!(mapped, offset, addr);
     of.refs++;
     const check = (off: number, len: number): void => {
       if (rec.unmapped !== undefined) throw new ErrnoError('EFAULT', `mapping at 0x${addr.toString(16)} was unmapped`);
@@ -430,6 +465,24 @@ export class HostProcess {
     const rec: MappingRecord = { of, backend, mapping };
     this.#mappings.set(addr, rec);
     return mapping;
+  }
+
+  /**
+   * pin_user_pages_fast for the kernel: every page of `[addr, addr + pages × 4 KiB)` must lie in
+   * one live mapping whose backend can be pinned (there are guard pages between mappings, so a
+   * range never spans two).
+   */
+  #pinUserPages(addr: bigint, pages: number, write: boolean): PinnedPages {
+    const page = BigInt(HOST_PAGE_SIZE);
+    if (!Number.isSafeInteger(pages) || pages <= 0 || addr % page !== 0n) throw new ErrnoError('EFAULT', `pin of ${pages} pages at 0x${addr.toString(16)}`);
+    const end = addr + BigInt(pages) * page;
+    for (const rec of this.#mappings.values()) {
+      const start = rec.mapping.addr;
+      if (addr < start || end > start + BigInt(rec.mapping.length) || rec.unmapped !== undefined) continue;
+      if (rec.backend.pin === undefined) throw new ErrnoError('EFAULT', `${rec.of.file.name} mapping at 0x${start.toString(16)} cannot be pinned`);
+      return rec.backend.pin(Number(addr - start), pages, write);
+    }
+    throw new ErrnoError('EFAULT', `[0x${addr.toString(16)}, 0x${end.toString(16)}) is not inside one mapping`);
   }
 
   // ── user memory ──────────────────────────────────────────────────────────────────────────

@@ -17,6 +17,7 @@ import type { RmCalls } from '../rm-rpc/client/rm-calls.js';
 import { RmNotifId } from '../rm-rpc/wire/msg-ids.js';
 import { NOTIFY_VM_EXITED_PAYLOAD, NOTIFY_VM_STATUS_PAYLOAD } from '../rm-rpc/wire/notifications.js';
 import { isWireError } from '../shared/wire-error.js';
+import { AnonMemFile } from './anon-memory.js';
 import { GuestMemFile } from './guest-mem.js';
 import { GHMF_ALLOW_HUGEPAGE, GHMF_CLOEXEC } from './uapi/constants.js';
 import { GUNYAH_CREATE_GUEST_MEM, GUNYAH_CREATE_VM } from './uapi/ioctls.js';
@@ -76,6 +77,11 @@ export class GunyahKernel {
       },
     };
     this.#unsubscribe = opts.subscribe((msgId, payload) => this.#onNotification(msgId, payload));
+  }
+
+  /** A shmem file of `length` bytes: what an anonymous shared mapping of a process is backed by. */
+  anonymousMemory(length: number): KernelFile {
+    return new AnonMemFile({ pages: this.pages, hyp: this.ctx.hyp }, length);
   }
 
   /** A new open file of `/dev/gunyah`. */

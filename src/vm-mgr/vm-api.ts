@@ -121,8 +121,22 @@ export const DEFAULT_QUIRKS: KernelQuirks = {
   k23ResumeLostOnEintr: true,
 };
 
+/** The UAPI a VM's kernel speaks (README.md §Dialects): v17 `gunyah_` or the older `gh_`. */
+export type UapiDialect = 'v17' | 'gh';
+
 /** The VM as its functions see it. */
 export interface VmHandle {
+  /**
+   * The dialect of the kernel that made the VM; absent means 'v17'. The vCPU run page and its
+   * completion rules differ (README.md §Dialects: no resume_action and no page-fault arm in gh_).
+   */
+  readonly dialect?: UapiDialect;
+  /**
+   * gh_ only: start the VM if nobody tried yet (VCPU_RUN before VM_START starts it,
+   * vmm-flows.md Q1). Resolves when the attempt is over, whether or not the VM now runs.
+   * @rejects ErrnoError with the failed start step's errno
+   */
+  ensureStarted?(): Promise<void>;
   readonly hyp: HostHypercalls;
   readonly log: Logger;
   readonly trace: Tracer | undefined;

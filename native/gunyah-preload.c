@@ -1,13 +1,23 @@
 /*
  * gunyah-preload: an LD_PRELOAD library that makes /dev/gunyah appear in an unmodified VMM process
  * by forwarding the calls on emulated fds to a gunyah-emu daemon (`gunyah-emu serve --socket PATH`)
- * over the host bridge protocol, version 1, dialect v17.
+ * over the host bridge protocol, version 2, dialect v17 or gh.
  *
  * Reference: docs/host-bridge-protocol.md (records, fd translation, backing files, run page,
- * notices); uapi.md §1 (ioctl size bits), §3 (struct layouts), §5 (run page). The TypeScript
- * client src/bridge/bridge-client.ts does the same job in process and is the model followed here.
+ * notices, MMAP_ANON); uapi.md §1 (ioctl size bits), §3 (struct layouts), §5 (run page);
+ * README.md §Dialects (the gh_ user-memory ioctls). The TypeScript client
+ * src/bridge/bridge-client.ts does the same job in process and is the model followed here.
  *
  * Environment: GUNYAH_EMU_SOCKET=/path/of/the/daemon/socket. Without it every call goes to libc.
+ * GUNYAH_EMU_DIALECT=v17 (default) or gh: the UAPI the VMM speaks, sent in the HELLO.
+ *
+ * gh_ user memory (docs/running-your-vmm.md "Running a gh_ VMM"): GH_VM_SET_USER_MEM_REGION and
+ * GH_VM_ANDROID_LEND_USER_MEM name memory of this process by address. The first time a range is
+ * registered, the library asks the daemon for an anonymous mapping of its size (MMAP_ANON),
+ * copies the range's bytes into the mapping's backing file, maps that file over the range
+ * (MAP_FIXED | MAP_SHARED, same address: the VMM's pointers stay valid) and sends the ioctl with
+ * userspace_addr rewritten to the emulated address. From then on the range is a bridged mapping
+ * like guest memory in v17: synced at every request, its lent pages a real SIGBUS.
  *
  * Only libc and pthread. Calls on fds this library did not make go to libc through
  * dlsym(RTLD_NEXT) untouched.
@@ -38,14 +48,21 @@
 enum {
   T_OPEN = 0x01, T_CLOSE = 0x02, T_DUP = 0x03, T_FCNTL = 0x04, T_IOCTL = 0x05, T_RUN = 0x06,
   T_MMAP = 0x07, T_MUNMAP = 0x08, T_FALLOCATE = 0x09, T_EFD_REG = 0x0A, T_EFD_SIGNAL = 0x0B,
-  T_EFD_UNREG = 0x0C, T_FIRE = 0x40, T_REVOKED = 0x41, T_RESTORED = 0x42, T_ERROR = 0x7F,
+  T_EFD_UNREG = 0x0C, T_MMAP_ANON = 0x0D, T_FIRE = 0x40, T_REVOKED = 0x41, T_RESTORED = 0x42, T_ERROR = 0x7F,
 };
+#define PROTOCOL_VERSION 2
+enum { DIALECT_V17 = 1, DIALECT_GH = 2 };
+/* Mapping kinds (MMAP_R / MMAP_ANON_R kind byte). */
+enum { MAP_KIND_FILE = 1, MAP_KIND_PRIVATE = 2, MAP_KIND_ANON = 3 };
 
 /* v17 requests this file looks inside (uapi.md §2). */
 #define REQ_VCPU_RUN 0x00004705u
 #define REQ_ADD_FUNCTION 0x40104704u
 #define REQ_REMOVE_FUNCTION 0x40104707u
 #define REQ_MAP_MEM 0x40204709u
+/* gh_ requests whose struct names user memory (README.md §Dialects): 32 bytes, userspace_addr @24. */
+#define REQ_GH_SET_USER_MEM_REGION 0x40204701u
+#define REQ_GH_ANDROID_LEND_USER_MEM 0x40204111u
 #define FN_IRQFD 2u
 #define FN_IOEVENTFD 3u
 #define ROLE_SOURCE 1u
@@ -77,13 +94,14 @@ struct fd_ent {
 struct mapping {
   int used;
   uint32_t id;
-  int kind;          /* 1 FILE, 2 PRIVATE */
+  int kind;          /* MAP_KIND_FILE, MAP_KIND_PRIVATE, MAP_KIND_ANON (converted user memory) */
   unsigned char *addr;
   size_t length;
   int prot;
   uint64_t file_offset;
   char *path;
-  int rfd;           /* daemon fd it maps */
+  int rfd;           /* daemon fd it maps (-1 for ANON) */
+  uint64_t emu_addr; /* ANON: the mapping's address in the daemon's process */
 };
 
 /* Access notice that arrived before its MMAP_R was taken in. */
@@ -95,7 +113,8 @@ struct shim {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   pthread_mutex_t wlock;
-  int inited, sock, dead, empty_fd;
+  pthread_mutex_t conv_lock; /* one user-memory conversion at a time */
+  int inited, sock, dead, empty_fd, dialect;
   uint32_t next_tag;
   struct waiter *waiters;
   struct fd_ent fds[MAX_FDS];
@@ -107,7 +126,8 @@ struct shim {
 };
 
 static struct shim S = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-                         .wlock = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .empty_fd = -1, .next_tag = 1 };
+                         .wlock = PTHREAD_MUTEX_INITIALIZER, .conv_lock = PTHREAD_MUTEX_INITIALIZER,
+                         .sock = -1, .empty_fd = -1, .next_tag = 1, .dialect = DIALECT_V17 };
 
 static void resolve(void) {
   if (S.r_open) return;
@@ -156,7 +176,7 @@ static void apply_access(struct mapping *m, int type, uint32_t count, const uint
     uint64_t off = ranges[2 * i], len = ranges[2 * i + 1];
     if (off >= m->length) continue;
     if (off + len > m->length) len = m->length - off;
-    if (m->kind != 1 || len == 0) continue;
+    if (m->kind == MAP_KIND_PRIVATE || len == 0) continue;
     if (type == T_REVOKED) {
       /* An empty file mapped over the range: every touch is past EOF, a real SIGBUS. */
       S.r_mmap(m->addr + off, len, m->prot, MAP_SHARED | MAP_FIXED, S.empty_fd, 0);
@@ -243,7 +263,14 @@ static int ensure_connected(void) {
   if (S.inited) { int ok = S.sock >= 0 && !S.dead; pthread_mutex_unlock(&S.lock); if (!ok) errno = EIO; return ok ? 0 : -1; }
   S.inited = 1;
   const char *path = getenv("GUNYAH_EMU_SOCKET");
+  const char *dialect = getenv("GUNYAH_EMU_DIALECT");
   int s = -1;
+  if (!dialect || !*dialect || strcmp(dialect, "v17") == 0) S.dialect = DIALECT_V17;
+  else if (strcmp(dialect, "gh") == 0) S.dialect = DIALECT_GH;
+  else {
+    fprintf(stderr, "gunyah-preload: GUNYAH_EMU_DIALECT=%s is not a dialect (v17 or gh)\n", dialect);
+    goto fail;
+  }
   if (!path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) goto fail;
   s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) goto fail;
@@ -252,7 +279,7 @@ static int ensure_connected(void) {
   sa.sun_family = AF_UNIX;
   strcpy(sa.sun_path, path);
   if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) goto fail;
-  unsigned char hello[16] = { 'G', 'H', 'B', 'R', 1, 0, 1, 0 };
+  unsigned char hello[16] = { 'G', 'H', 'B', 'R', PROTOCOL_VERSION, 0, (unsigned char)S.dialect, 0 };
   put32(hello + 8, (uint32_t)getpid());
   if (write_all(s, hello, 16) < 0) goto fail;
   unsigned char wel[16];
@@ -451,7 +478,7 @@ int __openat_2(int dirfd, const char *path, int flags) { return openat(dirfd, pa
 int __openat64_2(int dirfd, const char *path, int flags) { return openat(dirfd, path, flags); }
 
 static struct mapping *run_page_of(int rfd) {
-  for (int i = 0; i < MAX_MAPS; i++) if (S.maps[i].used && S.maps[i].kind == 2 && S.maps[i].rfd == rfd) return &S.maps[i];
+  for (int i = 0; i < MAX_MAPS; i++) if (S.maps[i].used && S.maps[i].kind == MAP_KIND_PRIVATE && S.maps[i].rfd == rfd) return &S.maps[i];
   return NULL;
 }
 
@@ -476,6 +503,110 @@ static int bridge_run(int rfd) {
   return rc;
 }
 
+/* Record a live mapping and apply the access notices that came before its id was known.
+ * Called with S.lock held. Returns 0, or -1 when the table is full. */
+static int add_mapping(struct mapping m) {
+  for (int i = 0; i < MAX_MAPS; i++) {
+    if (S.maps[i].used) continue;
+    S.maps[i] = m;
+    S.maps[i].used = 1;
+    for (int k = 0; k < 64; k++) {
+      if (S.early[k].used && S.early[k].id == m.id) {
+        apply_access(&S.maps[i], S.early[k].type, S.early[k].count, S.early[k].ranges);
+        free(S.early[k].ranges);
+        S.early[k].used = 0;
+      }
+    }
+    return 0;
+  }
+  return -1;
+}
+
+/* MUNMAP of a daemon mapping id, the reply dropped (a clean-up after a failure). */
+static void drop_remote_mapping(uint32_t id) {
+  unsigned char u[4];
+  uint32_t rlen;
+  put32(u, id);
+  unsigned char *x = transact(T_MUNMAP, u, 4, 1, &rlen);
+  free(x);
+}
+
+/*
+ * gh_ user memory: the emulated address standing for [uaddr, uaddr + size) of this process
+ * (page aligned, size > 0). A range inside one already converted reuses it; otherwise the range
+ * becomes a bridged anonymous mapping (MMAP_ANON; the current bytes copied into its backing file;
+ * the file mapped MAP_FIXED | MAP_SHARED over the range). Returns 0, or -1 with errno: EFAULT
+ * (not mapped in this process), EINVAL (it overlaps a converted range without lying inside it),
+ * or the daemon's errno.
+ */
+static int convert_user_range(uint64_t uaddr, uint64_t size, uint64_t *emu) {
+  pthread_mutex_lock(&S.conv_lock);
+  int found = 0, overlap = 0;
+  pthread_mutex_lock(&S.lock);
+  for (int i = 0; i < MAX_MAPS && !found; i++) {
+    struct mapping *m = &S.maps[i];
+    if (!m->used || m->kind != MAP_KIND_ANON) continue;
+    uint64_t a = (uint64_t)(uintptr_t)m->addr, e = a + m->length;
+    if (uaddr >= a && uaddr + size <= e) { *emu = m->emu_addr + (uaddr - a); found = 1; }
+    else if (uaddr < e && uaddr + size > a) overlap = 1;
+  }
+  pthread_mutex_unlock(&S.lock);
+  if (found || overlap) {
+    pthread_mutex_unlock(&S.conv_lock);
+    if (found) return 0;
+    errno = EINVAL;
+    return -1;
+  }
+  /* Every page must be mapped in this process (the kernel's pin would fault otherwise). */
+  size_t pages = (size_t)(size / PAGE);
+  unsigned char *vec = malloc(pages ? pages : 1);
+  if (!vec) { pthread_mutex_unlock(&S.conv_lock); errno = ENOMEM; return -1; }
+  int mapped = mincore((void *)(uintptr_t)uaddr, (size_t)size, vec) == 0;
+  free(vec);
+  if (!mapped) { pthread_mutex_unlock(&S.conv_lock); errno = EFAULT; return -1; }
+  unsigned char b[16];
+  put64(b, size); put32(b + 8, PROT_READ | PROT_WRITE); put32(b + 12, 0);
+  uint32_t rlen;
+  unsigned char *r = transact(T_MMAP_ANON, b, 16, 1, &rlen);
+  if (!r) { pthread_mutex_unlock(&S.conv_lock); return -1; }
+  if (reply_errno(r, rlen) < 0 || rlen < 32) { free(r); pthread_mutex_unlock(&S.conv_lock); return -1; }
+  uint32_t id = get32(r + 4);
+  uint64_t mlen = get64(r + 12), eaddr = get64(r + 20);
+  uint32_t plen = get32(r + 28);
+  char *path = (32 + (uint64_t)plen <= rlen) ? strndup((const char *)r + 32, plen) : NULL;
+  free(r);
+  int err = 0;
+  int f = path ? S.r_open(path, O_RDWR | O_CLOEXEC) : -1;
+  if (f < 0 || mlen < size) err = f < 0 ? errno : EIO;
+  /* The VMM's bytes go into the file: the daemon pulls them into the emulator at the next request. */
+  for (uint64_t done = 0; !err && done < size;) {
+    ssize_t w = pwrite(f, (const unsigned char *)(uintptr_t)uaddr + done, (size_t)(size - done), (off_t)done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) { err = w < 0 ? errno : EIO; break; }
+    done += (uint64_t)w;
+  }
+  if (!err && S.r_mmap((void *)(uintptr_t)uaddr, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, f, 0) == MAP_FAILED) err = errno;
+  if (f >= 0) S.r_close(f);
+  if (!err) {
+    pthread_mutex_lock(&S.lock);
+    struct mapping m = { .id = id, .kind = MAP_KIND_ANON, .addr = (unsigned char *)(uintptr_t)uaddr, .length = (size_t)size,
+                         .prot = PROT_READ | PROT_WRITE, .file_offset = 0, .path = path, .rfd = -1, .emu_addr = eaddr };
+    if (add_mapping(m) < 0) err = ENOMEM;
+    pthread_mutex_unlock(&S.lock);
+  }
+  if (err) {
+    /* The range keeps whatever it holds now (its own pages, or the file's with the same bytes). */
+    drop_remote_mapping(id);
+    free(path);
+    pthread_mutex_unlock(&S.conv_lock);
+    errno = err;
+    return -1;
+  }
+  *emu = eaddr;
+  pthread_mutex_unlock(&S.conv_lock);
+  return 0;
+}
+
 static int bridge_ioctl(int fd, unsigned long request, void *argp) {
   pthread_mutex_lock(&S.lock);
   int rfd = S.fds[fd].rfd;
@@ -491,7 +622,14 @@ static int bridge_ioctl(int fd, unsigned long request, void *argp) {
   if (size > 0) {
     if (argp == NULL) { errno = EFAULT; return -1; }
     memcpy(st, argp, size);
-    if (req == REQ_MAP_MEM && size >= 16) {
+    if (S.dialect == DIALECT_GH && (req == REQ_GH_SET_USER_MEM_REGION || req == REQ_GH_ANDROID_LEND_USER_MEM) && size == 32) {
+      /* userspace_addr @24, memory_size @16. Not page aligned or empty: sent as is (EINVAL). */
+      uint64_t msize = get64(st + 16), ua = get64(st + 24), emu;
+      if (ua % PAGE == 0 && msize % PAGE == 0 && msize > 0 && ua + msize > ua) {
+        if (convert_user_range(ua, msize, &emu) < 0) return -1;
+        put64(st + 24, emu);
+      }
+    } else if (S.dialect == DIALECT_V17 && req == REQ_MAP_MEM && size >= 16) {
       int32_t v = fd_field((int)get32(st + 12), 0);
       put32(st + 12, (uint32_t)v);
     } else if ((req == REQ_ADD_FUNCTION || req == REQ_REMOVE_FUNCTION) && size >= 16) {
@@ -569,7 +707,7 @@ void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   int fixed = flags & MAP_FIXED;
   unsigned char *p = MAP_FAILED;
   char *path = NULL;
-  if (kind == 1) {
+  if (kind == MAP_KIND_FILE) {
     path = strndup((const char *)r + 32, dlen);
     int f = path ? S.r_open(path, O_RDWR | O_CLOEXEC) : -1;
     if (f >= 0) {
@@ -591,32 +729,47 @@ void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
     return MAP_FAILED;
   }
   pthread_mutex_lock(&S.lock);
-  struct mapping *m = NULL;
-  for (int i = 0; i < MAX_MAPS; i++) if (!S.maps[i].used) { m = &S.maps[i]; break; }
-  if (m) {
-    *m = (struct mapping){ 1, id, kind, p, (size_t)mlen, prot, foff, path, rfd };
-    for (int i = 0; i < 64; i++) {
-      if (S.early[i].used && S.early[i].id == id) {
-        apply_access(m, S.early[i].type, S.early[i].count, S.early[i].ranges);
-        free(S.early[i].ranges);
-        S.early[i].used = 0;
-      }
-    }
-  } else {
-    free(path);
-  }
+  struct mapping m = { .id = id, .kind = kind, .addr = p, .length = (size_t)mlen, .prot = prot, .file_offset = foff,
+                       .path = path, .rfd = rfd, .emu_addr = 0 };
+  if (add_mapping(m) < 0) free(path);
   pthread_mutex_unlock(&S.lock);
   return p;
 }
 void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off_t offset) __attribute__((alias("mmap")));
 
+/* Converted user memory (gh_) that [addr, addr + length) touches: each one is dropped in the
+ * daemon (MUNMAP); the real munmap is the caller's. */
+static void drop_converted(uintptr_t a, size_t length) {
+  for (;;) {
+    uint32_t id = 0;
+    int hit = 0;
+    pthread_mutex_lock(&S.lock);
+    for (int i = 0; i < MAX_MAPS; i++) {
+      struct mapping *m = &S.maps[i];
+      if (!m->used || m->kind != MAP_KIND_ANON) continue;
+      uintptr_t s0 = (uintptr_t)m->addr;
+      if (a < s0 + m->length && a + length > s0) {
+        id = m->id;
+        free(m->path);
+        memset(m, 0, sizeof *m);
+        hit = 1;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&S.lock);
+    if (!hit) return;
+    drop_remote_mapping(id);
+  }
+}
+
 int munmap(void *addr, size_t length) {
   resolve();
   int found = -1;
   uint32_t id = 0;
+  drop_converted((uintptr_t)addr, length);
   pthread_mutex_lock(&S.lock);
   for (int i = 0; i < MAX_MAPS; i++) {
-    if (S.maps[i].used && S.maps[i].addr == addr) { found = i; id = S.maps[i].id; break; }
+    if (S.maps[i].used && S.maps[i].kind != MAP_KIND_ANON && S.maps[i].addr == addr) { found = i; id = S.maps[i].id; break; }
   }
   pthread_mutex_unlock(&S.lock);
   if (found < 0) return S.r_munmap(addr, length);

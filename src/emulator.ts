@@ -16,11 +16,16 @@
  * to every layer — host process (ioctls), kernel, RM server and host client, hypervisor (host
  * hypercalls, vcpu_run, guest engines), SCMI backend, fault injector — and the counters of lent
  * memory and SCMI votes are installed. Without it no layer gets a tracer.
+ *
+ * Dialect (`options.dialect`, README.md §Dialects): 'v17' (default) is the upstream `gunyah_`
+ * driver; 'gh' is the v14 / Android Common Kernel `gh_` driver (docs/gh-dialect.md), with the RM's
+ * image parcel kept at VM_START by default (`rm.imageParcelAtStart: 'keep'`), because that driver
+ * takes its regions back with MEM_RECLAIM after the reset, which an absorbed parcel would refuse.
  */
 import { Hypervisor } from './hyp/hypervisor.js';
 import { HostProcess } from './host/process.js';
 import { GunyahKernel } from './vm-mgr/kernel.js';
-import type { KernelQuirks, VmFunctionType } from './vm-mgr/vm-api.js';
+import type { KernelQuirks, UapiDialect, VmFunctionType } from './vm-mgr/vm-api.js';
 import { vcpuFunction } from './vcpu/index.js';
 import { irqfdFunction, ioeventfdFunction, scmiFunction } from './functions/index.js';
 import { ScmiBackend, type ScmiBackendOptions } from './scmi/backend.js';
@@ -32,7 +37,7 @@ import { ErrnoError } from './shared/errno.js';
 import { HypError, isHypError } from './shared/hyp-errors.js';
 import { silentLogger, type Logger } from './shared/log.js';
 import { createStampingTracer, type StampingTracer, type TraceSink } from './shared/trace.js';
-import { describeGunyahIoctl } from './trace/ioctl-describe.js';
+import { describeGhIoctl, describeGunyahIoctl } from './trace/ioctl-describe.js';
 import { watchMemory, watchScmiVotes } from './trace/counters.js';
 import { createRmClient, type RmClient } from './rm-rpc/client/rm-client.js';
 import { createRmServer, type RmServer } from './rm-rpc/server/rm-server.js';
@@ -70,6 +75,12 @@ export interface EmulatorOptions {
    * protocols, host agent name, reply size limit. Checked: TypeError when unusable.
    */
   readonly scmi?: ScmiBackendOptions;
+  /**
+   * The `/dev/gunyah` UAPI the host kernel speaks (default 'v17'). 'gh' is the v14 / Android
+   * Common Kernel driver (docs/gh-dialect.md); it also makes `rm.imageParcelAtStart` default to
+   * 'keep' (an explicit `rm.imageParcelAtStart` still wins).
+   */
+  readonly dialect?: UapiDialect;
 }
 
 /** Physical memory the host kernel gives to guest-memory files: 256 GiB from 4 GiB up. */
@@ -104,6 +115,8 @@ export class Emulator {
    * it; a driver (CLI, scenario runner) may too, and `trace.count` is the last `seq`.
    */
   readonly trace: StampingTracer | undefined;
+  /** The UAPI dialect of `/dev/gunyah` ('v17' or 'gh'). */
+  readonly dialect: UapiDialect;
   readonly #opts: EmulatorOptions;
   readonly #notifListeners = new Set<(msgId: number, payload: Uint8Array) => void>();
   #hostClient: RmClient | undefined;
@@ -112,6 +125,9 @@ export class Emulator {
 
   constructor(opts: EmulatorOptions = {}) {
     this.#opts = opts;
+    const dialect = opts.dialect ?? 'v17';
+    if (dialect !== 'v17' && dialect !== 'gh') throw new TypeError(`dialect must be 'v17' or 'gh', got ${String(dialect)}`);
+    this.dialect = dialect;
     this.log = opts.log ?? silentLogger();
     if (opts.faults) checkFaultPlan(opts.faults);
     const trace = opts.trace ? createStampingTracer(opts.trace) : undefined;
@@ -128,6 +144,7 @@ export class Emulator {
       seed: opts.seed ?? 1,
       faults: this.faults,
       ...traced,
+      ...(dialect === 'gh' ? { imageParcelAtStart: 'keep' as const } : {}),
       ...opts.rm,
     });
     this.#hostClient = this.#newHostClient();
@@ -143,6 +160,7 @@ export class Emulator {
       discard: (pa, size) => hyp.memory.zero(pa, size),
       functionTypes,
       log: this.log,
+      dialect,
       ...(opts.quirks ? { quirks: opts.quirks } : {}),
       ...traced,
     });
@@ -164,7 +182,7 @@ export class Emulator {
       devices: new Map([['/dev/gunyah', () => this.kernel.openDevice()]]),
       anonymousMemory: (length) => this.kernel.anonymousMemory(length),
       log: this.log,
-      ...(trace ? { trace, describeIoctl: describeGunyahIoctl } : {}),
+      ...(trace ? { trace, describeIoctl: this.dialect === 'gh' ? describeGhIoctl : describeGunyahIoctl } : {}),
     });
   }
 

@@ -1,13 +1,37 @@
 /*
- * sample-vmm: a small VMM in C against the Linux v17 /dev/gunyah UAPI. It boots a holding-cell VM
- * (vmm-flows.md §2 boot order, §6 holding-cell protocol), drives a few commands, prints what it
- * sees and tears the VM down. Exit status 0 when every step gave the expected answer.
+ * sample-vmm: a small VMM in C against the Linux /dev/gunyah UAPI, in either dialect: v17
+ * `gunyah_` (the default) or the v14 / Android `gh_` one (`--dialect gh`). It boots a holding-cell
+ * VM (vmm-flows.md §2 boot order for v17, §3/§4 and the kernel sample's order for gh_; §6
+ * holding-cell protocol), drives a few commands, prints what it sees and tears the VM down. Exit
+ * status 0 when every step gave the expected answer.
  *
- * Usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL]
+ * Usage: sample-vmm DTB_FILE [--dialect v17|gh] [--share] [--implicit-start] [--check-extension ID]
+ *                            [--register-twice] [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL [--no-ring]]
  *                            [--mmio-loop N IMAGE]
  *   DTB_FILE  the VM's device tree blob (one vCPU, memory at 0x8000_0000; see src/vmm/vm-dtb.ts)
+ *   --dialect gh    speak gh_: guest RAM is this process's own anonymous shared memory
+ *                   (mmap MAP_SHARED | MAP_ANONYMOUS) registered with GH_VM_ANDROID_LEND_USER_MEM
+ *                   (lent, the default, as crosvm does for a protected VM's RAM) or, with --share,
+ *                   GH_VM_SET_USER_MEM_REGION (shared, as the kernel sample and QEMU do). There is
+ *                   no boot context: the RM enters the guest at the base of the RAM holding the
+ *                   DTB with X0 = the DTB's address, so the image is at offset 0 of the RAM. The
+ *                   holding cell needs nothing else at entry (without a boot SP it skips its
+ *                   stack touch, docs/guest-images.md). MMIO completion is implicit (no
+ *                   resume_action). It prints where its RAM is ("ram: SIZE bytes at ADDR") and asks
+ *                   GH_VM_CHECK_EXTENSION(GH_CAP_VCPU_TIMER_WAKEUP = 0), as crosvm does, and prints
+ *                   the answer
+ *   --check-extension ID  gh_ only: ask capability ID instead of 0
+ *   --register-twice  gh_ only: after registering the RAM, register (1) the same region again,
+ *                   (2) the RAM's second page alone as region 1 at 0x9000_1000, (3) a range that
+ *                   overlaps the RAM and goes one page past it, (4) a page no longer mapped; print
+ *                   each answer, then tear down without starting (the preload shim's reuse of
+ *                   converted memory and its refusals, docs/running-your-vmm.md)
+ *   --share         gh_ only: share the RAM instead of lending it; after the commands the VMM and
+ *                   the guest exchange a value through it (a shared page is coherent both ways)
+ *   --implicit-start  gh_ only: no GH_VM_START; the first GH_VCPU_RUN starts the VM (Q1)
  *   --sigbus-child  after START, fork a child that touches a lent page of guest memory; report how
- *                   it died (a real SIGBUS is expected on hardware and through the preload shim)
+ *                   it died (a real SIGBUS is expected on hardware and through the preload shim).
+ *                   With --share the page stays the host's and the child exits 0
  *   --ioeventfd     add an ioeventfd at 0x6_0000 (datamatch 0x77) and drive write_io at it
  *   --pause         after the commands, print "paused" and sleep (to be killed mid-run)
  *   --no-ring       with --irqfd: print "sleeping" and RUN with nobody to write the eventfd, so the
@@ -21,9 +45,10 @@
  *                   "mmio-loop: N exits in T ns (cpu C ns)" (wall-clock and process CPU time of
  *                   the N exits, CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID), then tear down
  *
- * The UAPI definitions below are written from uapi.md §1–§5 (our own, no kernel header used).
- * Run against the emulator with LD_PRELOAD=native/build/libgunyah-emu-preload.so and
- * GUNYAH_EMU_SOCKET=/path/to/daemon.sock (docs/host-bridge-protocol.md).
+ * The UAPI definitions below are written from uapi.md §1–§5 and README.md §Dialects (our own, no
+ * kernel header used). Run against the emulator with LD_PRELOAD=native/build/libgunyah-emu-preload.so
+ * and GUNYAH_EMU_SOCKET=/path/to/daemon.sock, plus GUNYAH_EMU_DIALECT=gh with --dialect gh
+ * (docs/running-your-vmm.md, docs/host-bridge-protocol.md).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,9 +67,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* uapi.md §1: dir 31:30, size 29:16, type 15:8, nr 7:0. */
+/* uapi.md §1: dir 31:30, size 29:16, type 15:8, nr 7:0. Type 'G' (0x47); gh_ adds 'A' (0x41). */
 #define G_IO(nr) (0x4700u | (nr))
 #define G_IOW(nr, size) (0x40000000u | ((uint32_t)(size) << 16) | 0x4700u | (nr))
+#define A_IO(nr) (0x4100u | (nr))
+#define A_IOW(nr, size) (0x40000000u | ((uint32_t)(size) << 16) | 0x4100u | (nr))
 
 struct gunyah_create_mem_args { uint64_t flags, size, reserved[6]; };
 struct gunyah_vm_dtb_config { uint64_t guest_phys_addr, size; };
@@ -76,6 +103,17 @@ _Static_assert(sizeof(struct gunyah_vcpu_run) == 40, "vcpu_run");
 #define GUNYAH_VM_MAP_MEM G_IOW(0x9, sizeof(struct gunyah_map_mem_args))
 #define GUNYAH_VM_SET_BOOT_CONTEXT G_IOW(0xa, sizeof(struct gunyah_vm_boot_context))
 
+/* gh_ (README.md §Dialects). nr 0x0, 0x2–0x7 are the v17 numbers above under GH_ names. */
+struct gh_userspace_memory_region { uint32_t label, flags; uint64_t guest_phys_addr, memory_size, userspace_addr; };
+_Static_assert(sizeof(struct gh_userspace_memory_region) == 32, "gh_userspace_memory_region");
+#define GH_VM_SET_USER_MEM_REGION G_IOW(0x1, sizeof(struct gh_userspace_memory_region))
+#define GH_VM_ANDROID_LEND_USER_MEM A_IOW(0x11, sizeof(struct gh_userspace_memory_region))
+#define GH_VM_CHECK_EXTENSION A_IO(0x17)
+#define GH_CAP_VCPU_TIMER_WAKEUP 0u
+#define GH_MEM_ALLOW_READ 0x1u
+#define GH_MEM_ALLOW_WRITE 0x2u
+#define GH_MEM_ALLOW_EXEC 0x4u
+
 #define GUNYAH_FN_VCPU 1u
 #define GUNYAH_FN_IRQFD 2u
 #define GUNYAH_FN_IOEVENTFD 3u
@@ -93,12 +131,13 @@ _Static_assert(sizeof(struct gunyah_fn_ioeventfd_arg) == 32, "ioeventfd_arg");
 #define CMD_REG 0x6000ull
 #define EXC_REG 0x7000ull
 
-enum { CMD_OK = 0, CMD_LOOPBACK = 4, CMD_MAGIC = 5, CMD_WRITE_IO = 9 };
+enum { CMD_OK = 0, CMD_READ_ADDR = 2, CMD_WRITE_ADDR = 3, CMD_LOOPBACK = 4, CMD_MAGIC = 5, CMD_WRITE_IO = 9 };
 #define IOE_ADDR 0x60000ull
 #define LOOP_VALUE 0x1122334455667788ull
 
 static int vcpu_fd;
 static struct gunyah_vcpu_run *run;
+static int gh; /* --dialect gh */
 
 #define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "sample-vmm: " __VA_ARGS__); fprintf(stderr, " (errno %d %s)\n", errno, strerror(errno)); exit(1); } } while (0)
 
@@ -121,7 +160,7 @@ static void supply(uint64_t v) {
   CHECK(run->mmio.phys_addr == CMD_REG && !run->mmio.is_write && run->mmio.len == 8,
         "expected a read of 0x6000, got %s at 0x%" PRIx64, run->mmio.is_write ? "write" : "read", (uint64_t)run->mmio.phys_addr);
   memcpy(run->mmio.data, &v, 8);
-  run->mmio.resume_action = 0;
+  if (!gh) run->mmio.resume_action = 0; /* v17: HANDLED. gh_: offset 37 is padding, completion is implicit */
   run_to_mmio();
 }
 
@@ -155,21 +194,102 @@ static unsigned char *read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* v17 memory (vmm-flows.md §2 steps 3–4): a guest_memfd file, lent at 0x8000_0000. */
+static int v17_memory(int dev, int vm, uint64_t mem_size) {
+  struct gunyah_create_mem_args cm = { .flags = 0, .size = mem_size };
+  int gmem = ioctl(dev, GUNYAH_CREATE_GUEST_MEM, &cm);
+  CHECK(gmem >= 0, "GUNYAH_CREATE_GUEST_MEM");
+  struct gunyah_map_mem_args mm = { .guest_addr = GUEST_BASE, .flags = GUNYAH_MEM_FORCE_LEND | GUNYAH_MEM_ALLOW_RWX,
+                                    .guest_mem_fd = (uint32_t)gmem, .offset = 0, .size = mem_size };
+  CHECK(ioctl(vm, GUNYAH_VM_MAP_MEM, &mm) == 0, "GUNYAH_VM_MAP_MEM");
+  return gmem;
+}
+
+/* v17 load (steps 7–11): the image and the DTB written through a temporary mapping; PC and SP
+ * through the boot context. */
+static void v17_load(int vm, int gmem, const unsigned char *image, size_t image_len, const unsigned char *dtb, size_t dtb_len,
+                     uint64_t bin_size, uint64_t dtb_size, uint64_t mem_size) {
+  unsigned char *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0);
+  CHECK(mem != MAP_FAILED, "mmap of guest memory");
+  memcpy(mem + bin_size, dtb, dtb_len);
+  memcpy(mem, image, image_len);
+  CHECK(munmap(mem, mem_size) == 0, "munmap of guest memory");
+  const uint64_t dtb_start = GUEST_BASE + bin_size;
+  struct gunyah_vm_dtb_config dc = { .guest_phys_addr = dtb_start, .size = dtb_size };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_DTB_CONFIG, &dc) == 0, "GUNYAH_VM_SET_DTB_CONFIG");
+  struct gunyah_vm_boot_context pc = { .reg = 0x100, .value = GUEST_BASE };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_BOOT_CONTEXT, &pc) == 0, "boot context PC");
+  struct gunyah_vm_boot_context sp = { .reg = 0x201, .value = dtb_start + 8192 };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_BOOT_CONTEXT, &sp) == 0, "boot context SP");
+}
+
+/* gh_ memory (vmm-flows.md §3 step 2, §4, the kernel sample): guest RAM is this process's
+ * anonymous shared memory, registered by its address. The image goes in before the registration
+ * and the DTB after it (gh_load; crosvm builds its DT late), so both ways of filling user memory
+ * are exercised. */
+/* A gh_ region ioctl; prints "what: ok" or "what: errno N". */
+static void try_region(int vm, int share, const char *what, uint32_t label, uint64_t gpa, uint64_t size, const unsigned char *uaddr) {
+  struct gh_userspace_memory_region r = { .label = label, .flags = GH_MEM_ALLOW_READ | GH_MEM_ALLOW_WRITE | GH_MEM_ALLOW_EXEC,
+                                          .guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uint64_t)(uintptr_t)uaddr };
+  int rc = ioctl(vm, share ? GH_VM_SET_USER_MEM_REGION : GH_VM_ANDROID_LEND_USER_MEM, &r);
+  if (rc == 0) printf("%s: ok\n", what);
+  else printf("%s: errno %d\n", what, errno);
+}
+
+static unsigned char *gh_memory(int vm, int share, const unsigned char *image, size_t image_len, uint64_t mem_size) {
+  unsigned char *ram = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(ram != MAP_FAILED, "mmap of the guest RAM");
+  printf("ram: 0x%" PRIx64 " bytes at %p\n", mem_size, (void *)ram);
+  memcpy(ram, image, image_len);
+  struct gh_userspace_memory_region region = {
+    .label = 0, .flags = GH_MEM_ALLOW_READ | GH_MEM_ALLOW_WRITE | GH_MEM_ALLOW_EXEC,
+    .guest_phys_addr = GUEST_BASE, .memory_size = mem_size, .userspace_addr = (uint64_t)(uintptr_t)ram,
+  };
+  if (share) CHECK(ioctl(vm, GH_VM_SET_USER_MEM_REGION, &region) == 0, "GH_VM_SET_USER_MEM_REGION");
+  else CHECK(ioctl(vm, GH_VM_ANDROID_LEND_USER_MEM, &region) == 0, "GH_VM_ANDROID_LEND_USER_MEM");
+  return ram;
+}
+
+/* gh_ load (§3 steps 6–9): the DTB into the RAM, CHECK_EXTENSION, DTB config; no boot context. */
+static void gh_load(int vm, unsigned char *ram, const unsigned char *dtb, size_t dtb_len, uint64_t bin_size, uint64_t dtb_size,
+                    unsigned long capability) {
+  memcpy(ram + bin_size, dtb, dtb_len);
+  int cap = ioctl(vm, GH_VM_CHECK_EXTENSION, capability); /* an integer argument, not a pointer */
+  CHECK(cap >= 0, "GH_VM_CHECK_EXTENSION");
+  printf("check-extension 0x%lx -> %d\n", capability, cap);
+  /* The RM enters at the RAM base (the image) with X0 = the DTB: no boot context in gh_. */
+  struct gunyah_vm_dtb_config dc = { .guest_phys_addr = GUEST_BASE + bin_size, .size = dtb_size };
+  CHECK(ioctl(vm, GUNYAH_VM_SET_DTB_CONFIG, &dc) == 0, "GH_VM_SET_DTB_CONFIG");
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (argc < 2) { fprintf(stderr, "usage: sample-vmm DTB_FILE [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL] [--mmio-loop N IMAGE]\n"); return 2; }
-  int sigbus_child = 0, use_ioeventfd = 0, pause_after = 0, no_ring = 0;
+  if (argc < 2) {
+    fprintf(stderr, "usage: sample-vmm DTB_FILE [--dialect v17|gh] [--share] [--implicit-start] [--check-extension ID] [--register-twice] [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL [--no-ring]] [--mmio-loop N IMAGE]\n");
+    return 2;
+  }
+  int sigbus_child = 0, use_ioeventfd = 0, pause_after = 0, no_ring = 0, share = 0, implicit_start = 0, register_twice = 0;
   const char *irq_image = NULL, *loop_image = NULL;
   uint32_t irq_label = 0;
   unsigned long long loop_n = 0;
+  unsigned long capability = GH_CAP_VCPU_TIMER_WAKEUP;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--sigbus-child") == 0) sigbus_child = 1;
     else if (strcmp(argv[i], "--ioeventfd") == 0) use_ioeventfd = 1;
     else if (strcmp(argv[i], "--pause") == 0) pause_after = 1;
     else if (strcmp(argv[i], "--no-ring") == 0) no_ring = 1;
+    else if (strcmp(argv[i], "--share") == 0) share = 1;
+    else if (strcmp(argv[i], "--implicit-start") == 0) implicit_start = 1;
+    else if (strcmp(argv[i], "--register-twice") == 0) register_twice = 1;
+    else if (strcmp(argv[i], "--check-extension") == 0 && i + 1 < argc) { capability = strtoul(argv[i + 1], NULL, 0); i += 1; }
+    else if (strcmp(argv[i], "--dialect") == 0 && i + 1 < argc && (strcmp(argv[i + 1], "gh") == 0 || strcmp(argv[i + 1], "v17") == 0)) { gh = strcmp(argv[i + 1], "gh") == 0; i += 1; }
     else if (strcmp(argv[i], "--irqfd") == 0 && i + 2 < argc) { irq_image = argv[i + 1]; irq_label = (uint32_t)strtoul(argv[i + 2], NULL, 0); i += 2; }
     else if (strcmp(argv[i], "--mmio-loop") == 0 && i + 2 < argc) { loop_n = strtoull(argv[i + 1], NULL, 0); loop_image = argv[i + 2]; i += 2; }
     else { fprintf(stderr, "sample-vmm: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (!gh && (share || implicit_start || register_twice)) {
+    fprintf(stderr, "sample-vmm: --share, --implicit-start and --register-twice need --dialect gh\n");
+    return 2;
   }
   size_t dtb_len;
   unsigned char *dtb = read_file(argv[1], &dtb_len);
@@ -188,12 +308,23 @@ int main(int argc, char **argv) {
 
   const uint64_t bin_size = (image_len + PAGE - 1) / PAGE * PAGE, dtb_size = (dtb_len + PAGE - 1) / PAGE * PAGE;
   const uint64_t mem_size = bin_size + dtb_size + 1 * PAGE + PAGE; /* image, DTB, one stack page, spare */
-  struct gunyah_create_mem_args cm = { .flags = 0, .size = mem_size };
-  int gmem = ioctl(dev, GUNYAH_CREATE_GUEST_MEM, &cm);
-  CHECK(gmem >= 0, "GUNYAH_CREATE_GUEST_MEM");
-  struct gunyah_map_mem_args mm = { .guest_addr = GUEST_BASE, .flags = GUNYAH_MEM_FORCE_LEND | GUNYAH_MEM_ALLOW_RWX,
-                                    .guest_mem_fd = (uint32_t)gmem, .offset = 0, .size = mem_size };
-  CHECK(ioctl(vm, GUNYAH_VM_MAP_MEM, &mm) == 0, "GUNYAH_VM_MAP_MEM");
+  int gmem = -1;
+  unsigned char *ram = NULL; /* gh_: the guest RAM in this process */
+  if (gh) ram = gh_memory(vm, share, image, image_len, mem_size);
+  else gmem = v17_memory(dev, vm, mem_size);
+  if (register_twice) {
+    try_region(vm, share, "same region again", 0, GUEST_BASE, mem_size, ram);
+    try_region(vm, share, "second page as region 1", 1, 0x90001000ull, PAGE, ram + PAGE);
+    try_region(vm, share, "overlapping range", 2, 0xa0000000ull, mem_size, ram + PAGE);
+    unsigned char *gone = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(gone != MAP_FAILED && munmap(gone, PAGE) == 0, "mmap and munmap of a page");
+    try_region(vm, share, "unmapped range", 3, 0xb0000000ull, PAGE, gone);
+    CHECK(close(vm) == 0, "close vm");
+    CHECK(munmap(ram, mem_size) == 0, "munmap of the guest RAM");
+    CHECK(close(dev) == 0, "close /dev/gunyah");
+    printf("teardown ok\n");
+    return 0;
+  }
 
   struct gunyah_fn_vcpu_arg va = { .id = 0 };
   struct gunyah_fn_desc fd = { .type = GUNYAH_FN_VCPU, .arg_size = sizeof va, .arg = (uint64_t)(uintptr_t)&va };
@@ -204,22 +335,11 @@ int main(int argc, char **argv) {
   run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
   CHECK(run != MAP_FAILED, "mmap of the run page");
 
-  /* Load the DTB and the image through a temporary mapping, dropped before START. */
-  unsigned char *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0);
-  CHECK(mem != MAP_FAILED, "mmap of guest memory");
-  memcpy(mem + bin_size, dtb, dtb_len);
-  memcpy(mem, image, image_len);
-  CHECK(munmap(mem, mem_size) == 0, "munmap of guest memory");
+  if (gh) gh_load(vm, ram, dtb, dtb_len, bin_size, dtb_size, capability);
+  else v17_load(vm, gmem, image, image_len, dtb, dtb_len, bin_size, dtb_size, mem_size);
   free(dtb);
   if (image != hold) free(image);
 
-  const uint64_t dtb_start = GUEST_BASE + bin_size;
-  struct gunyah_vm_dtb_config dc = { .guest_phys_addr = dtb_start, .size = dtb_size };
-  CHECK(ioctl(vm, GUNYAH_VM_SET_DTB_CONFIG, &dc) == 0, "GUNYAH_VM_SET_DTB_CONFIG");
-  struct gunyah_vm_boot_context pc = { .reg = 0x100, .value = GUEST_BASE };
-  CHECK(ioctl(vm, GUNYAH_VM_SET_BOOT_CONTEXT, &pc) == 0, "boot context PC");
-  struct gunyah_vm_boot_context sp = { .reg = 0x201, .value = dtb_start + 8192 };
-  CHECK(ioctl(vm, GUNYAH_VM_SET_BOOT_CONTEXT, &sp) == 0, "boot context SP");
   int irq_efd = -1;
   struct gunyah_fn_irqfd_arg ia;
   struct gunyah_fn_desc ifd;
@@ -230,15 +350,20 @@ int main(int argc, char **argv) {
     ifd = (struct gunyah_fn_desc){ .type = GUNYAH_FN_IRQFD, .arg_size = sizeof ia, .arg = (uint64_t)(uintptr_t)&ia };
     CHECK(ioctl(vm, GUNYAH_VM_ADD_FUNCTION, &ifd) == 0, "GUNYAH_VM_ADD_FUNCTION irqfd");
   }
-  /* For --sigbus-child: a mapping made before START and never written by the host (a mapping made
-   * after START cannot reclaim the pages the guest owns: EBUSY). */
+  /* For --sigbus-child in v17: a mapping made before START and never written by the host (a
+   * mapping made after START cannot reclaim the pages the guest owns: EBUSY). In gh_ the child
+   * touches the RAM mapping itself. */
   unsigned char *m2 = NULL;
-  if (sigbus_child) {
+  if (sigbus_child && !gh) {
     m2 = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0);
     CHECK(m2 != MAP_FAILED, "mmap of guest memory before START");
   }
-  CHECK(ioctl(vm, GUNYAH_VM_START, 0) == 0, "GUNYAH_VM_START");
-  printf("started\n");
+  if (implicit_start) {
+    printf("start: by the first GH_VCPU_RUN\n");
+  } else {
+    CHECK(ioctl(vm, GUNYAH_VM_START, 0) == 0, "GUNYAH_VM_START");
+    printf("started\n");
+  }
 
   if (irq_image) {
     run_to_mmio();
@@ -293,6 +418,20 @@ int main(int argc, char **argv) {
   a = 1;
   printf("magic 0x%" PRIx64 " -> %" PRIu64 "\n", a, command(CMD_MAGIC, 1, &a));
 
+  if (share) {
+    /* The last page of the RAM is shared: what the VMM stores the guest loads, and back. */
+    const uint64_t off = mem_size - PAGE;
+    const uint64_t host_value = 0x0123456789abcdefull, guest_value = 0xfedcba9876543210ull;
+    memcpy(ram + off, &host_value, 8);
+    uint64_t ra = GUEST_BASE + off;
+    printf("shared: guest read_addr -> 0x%" PRIx64 "\n", command(CMD_READ_ADDR, 1, &ra));
+    uint64_t wa[2] = { GUEST_BASE + off + 8, guest_value };
+    CHECK(command(CMD_WRITE_ADDR, 2, wa) == 0, "write_addr");
+    uint64_t seen;
+    memcpy(&seen, ram + off + 8, 8);
+    printf("shared: host load after the guest's write_addr -> 0x%" PRIx64 "\n", seen);
+  }
+
   if (use_ioeventfd) {
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     CHECK(efd >= 0, "eventfd");
@@ -319,15 +458,15 @@ int main(int argc, char **argv) {
     pid_t pid = fork();
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
-      volatile unsigned char x = m2[0];
+      volatile unsigned char x = gh ? ram[0] : m2[0];
       (void)x;
       _exit(0);
     }
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-    if (WIFSIGNALED(st)) printf("child touching a lent page: killed by signal %d (%s)\n", WTERMSIG(st), WTERMSIG(st) == SIGBUS ? "SIGBUS" : "other");
-    else printf("child touching a lent page: exited %d\n", WEXITSTATUS(st));
-    CHECK(munmap(m2, mem_size) == 0, "munmap of the second guest-memory mapping");
+    if (WIFSIGNALED(st)) printf("child touching a %s page: killed by signal %d (%s)\n", share ? "shared" : "lent", WTERMSIG(st), WTERMSIG(st) == SIGBUS ? "SIGBUS" : "other");
+    else printf("child touching a %s page: exited %d\n", share ? "shared" : "lent", WEXITSTATUS(st));
+    if (m2 != NULL) CHECK(munmap(m2, mem_size) == 0, "munmap of the second guest-memory mapping");
   }
 
 teardown:
@@ -336,7 +475,16 @@ teardown:
   CHECK(ioctl(vm, GUNYAH_VM_REMOVE_FUNCTION, &fd) == 0, "GUNYAH_VM_REMOVE_FUNCTION vcpu");
   CHECK(close(vcpu_fd) == 0, "close vcpu");
   CHECK(close(vm) == 0, "close vm");
-  CHECK(close(gmem) == 0, "close guest memory");
+  /* gh_: the VM gave the RAM back when it went; now it is ordinary memory of this process again
+   * (a touch of a page still lent would kill this process with SIGBUS). */
+  if (ram != NULL) {
+    volatile unsigned char first = ram[0], last = ram[mem_size - 1];
+    (void)first;
+    (void)last;
+    printf("ram readable again\n");
+    CHECK(munmap(ram, mem_size) == 0, "munmap of the guest RAM");
+  }
+  if (gmem >= 0) CHECK(close(gmem) == 0, "close guest memory");
   CHECK(close(dev) == 0, "close /dev/gunyah");
   printf("teardown ok\n");
   return 0;

@@ -1,11 +1,13 @@
 /**
- * A TypeScript client of the host bridge (protocol version 1): the HostLike contract of
+ * A TypeScript client of the host bridge (protocol versions 1 and 2): the HostLike contract of
  * src/vmm/host-like.ts over the daemon's socket, so the typed layer (src/vmm) runs through the
  * bridge exactly as it runs in process. It does what the LD_PRELOAD shim does for a C VMM: a
  * local fd table mapped onto the daemon's fds (translating the fd fields of the v17 structs),
  * the user memory and the eventfds of the process itself, guest memory read and written in the
  * daemon's backing file, a private copy of each vCPU run page carried by RUN, and the
- * followed `gunyah_fn_desc.arg` pointer sent as a blob.
+ * followed `gunyah_fn_desc.arg` pointer sent as a blob. `mmapAnonymous` (version 2, MMAP_ANON)
+ * gives the anonymous shared user memory a `gh_` VMM registers; having no memory of its own to
+ * convert, the client hands out the daemon's address, which goes into `userspace_addr` as is.
  *
  * Reference: docs/host-bridge-protocol.md (the client's duties: "What a client does");
  * uapi.md §1 (sizes from the request number), §3 (struct layouts), §5 (run page).
@@ -34,6 +36,7 @@ import { RUN_PAGE_SIZE } from '../vm-mgr/uapi/run-page.js';
 import {
   BRIDGE_VERSION,
   BridgeDialect,
+  type BridgeDialectName,
   EVENTFD_ROLE_SINK,
   EVENTFD_ROLE_SOURCE,
   MapKind,
@@ -91,7 +94,21 @@ interface ClientMapping {
   readonly revoked: Set<number>;
   /** Private run page copy (vCPU), or undefined for a file mapping. */
   readonly page?: Uint8Array;
-  readonly file: RemoteFile;
+  /** The mapped fd's file; undefined for an anonymous mapping. */
+  readonly file: RemoteFile | undefined;
+}
+
+/** An anonymous shared mapping (MMAP_ANON) as the client holds it. */
+export interface BridgeAnonMapping {
+  /** The mapping's address in the client's emulated process: what `userspace_addr` names. */
+  readonly addr: bigint;
+  readonly length: number;
+  /** The daemon's backing file. */
+  readonly path: string;
+  /** @throws SigbusError on a page the host lost (ACCESS_REVOKED); ErrnoError EFAULT outside */
+  read(offset: number, length: number): Uint8Array;
+  write(offset: number, bytes: Uint8Array): void;
+  unmap(): Promise<void>;
 }
 
 type Reply = Extract<BridgeRecord, { type: `${string}_R` }>;
@@ -101,7 +118,7 @@ function errnoError(n: number, what: string): ErrnoError {
 }
 
 /** Connect to a daemon at `path` and shake hands. @throws BridgeError 'connect' | 'refused' | 'protocol' */
-export async function connectBridge(path: string, opts: { pid?: number; dialect?: 'v17' | 'gh'; version?: number } = {}): Promise<BridgeClient> {
+export async function connectBridge(path: string, opts: { pid?: number; dialect?: BridgeDialectName; version?: number } = {}): Promise<BridgeClient> {
   const s = net.createConnection({ path });
   await new Promise<void>((resolve, reject) => {
     s.once('connect', resolve);
@@ -137,7 +154,7 @@ export async function connectBridge(path: string, opts: { pid?: number; dialect?
     s.destroy();
     throw new BridgeError('refused', w.reason);
   }
-  return new BridgeClient(s, w.clientId, rest);
+  return new BridgeClient(s, w.clientId, rest, opts.dialect ?? 'v17', w.version);
 }
 
 /** The HostLike contract over a bridge connection. */
@@ -146,7 +163,7 @@ export class BridgeClient {
   readonly #reader = new RecordReader();
   readonly #mem = new ProcessMemory();
   readonly #fds = new Map<number, LocalFile>();
-  readonly #maps = new Map<bigint, ClientMapping>();
+  readonly #maps = new Set<ClientMapping>();
   readonly #pending = new Map<number, { resolve(r: Reply): void; reject(e: Error): void }>();
   readonly #sinks = new Map<number, EventFdFile>();
   /** Access notices for a mapping id whose MMAP_R is not taken in yet. */
@@ -164,6 +181,10 @@ export class BridgeClient {
     sock: net.Socket,
     readonly clientId: number,
     early: Uint8Array,
+    /** The dialect the daemon accepted. */
+    readonly dialect: BridgeDialectName = 'v17',
+    /** The protocol version of the connection. */
+    readonly version: number = BRIDGE_VERSION,
   ) {
     this.#sock = sock;
     sock.on('data', (c: Buffer) => this.#onData(c));
@@ -218,7 +239,7 @@ export class BridgeClient {
         return;
       case 'ACCESS_REVOKED':
       case 'ACCESS_RESTORED': {
-        const m = [...this.#maps.values()].find((x) => x.knownId === r.id);
+        const m = [...this.#maps].find((x) => x.knownId === r.id);
         if (m === undefined) {
           // The MMAP_R of this id arrived in the same chunk and its id is not taken in yet.
           const q = this.#early.get(r.id) ?? [];
@@ -377,7 +398,7 @@ export class BridgeClient {
   /** The fd fields and followed pointers of the v17 structs (docs: "What a client does"). */
   async #translate(req: number, st: Uint8Array, blobs: Blob[]): Promise<void> {
     const dv = new DataView(st.buffer, st.byteOffset, st.byteLength);
-    if (req === GUNYAH_VM_MAP_MEM) {
+    if (req === GUNYAH_VM_MAP_MEM && this.dialect === 'v17') {
       dv.setInt32(12, await this.#fdField(dv.getUint32(12, true), 0), true);
       return;
     }
@@ -394,7 +415,7 @@ export class BridgeClient {
   }
 
   async #run(fd: number, f: RemoteFile): Promise<number> {
-    const m = [...this.#maps.values()].find((x) => x.file === f && x.page !== undefined);
+    const m = [...this.#maps].find((x) => x.file === f && x.page !== undefined);
     const page = m?.page;
     const r = await this.#call<Reply & { type: 'RUN_R' }>(async (tag) => ({ type: 'RUN', tag, fd: await f.rfd, page: page ? page.slice(0, RUN_PAGE_SIZE) : new Uint8Array(0) }));
     if (page && r.page.length > 0) page.set(r.page.subarray(0, Math.min(r.page.length, page.length)));
@@ -438,7 +459,7 @@ export class BridgeClient {
     });
     idP.catch(() => {});
     const m: ClientMapping = { id: idP, addr, length: mapped, revoked: new Set(), file: f, ...(page ? { page } : {}) };
-    this.#maps.set(addr, m);
+    this.#maps.add(m);
     let unmapped: Promise<void> | undefined;
     const check = (off: number, len: number): void => {
       if (unmapped !== undefined || off < 0 || len < 0 || off + len > mapped) throw new ErrnoError('EFAULT', `[${off}, +${len}) outside the mapping`);
@@ -463,10 +484,59 @@ export class BridgeClient {
       },
       unmap: () => {
         unmapped ??= (async () => {
-          this.#maps.delete(addr);
+          this.#maps.delete(m);
           if (osFd !== undefined) fs.closeSync(osFd);
           const r = await this.#call<Reply & { type: 'MUNMAP_R' }>(async (tag) => ({ type: 'MUNMAP', tag, id: await idP }));
           if (r.errno !== 0) throw errnoError(r.errno, 'munmap');
+        })();
+        return unmapped;
+      },
+    };
+  }
+
+  /**
+   * Anonymous shared memory in the client's emulated process (MMAP_ANON, protocol version 2):
+   * `mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)`. Reads and
+   * writes go to the daemon's backing file; a page the host lost (ACCESS_REVOKED) is a
+   * SigbusError.
+   * @rejects ErrnoError with the daemon's errno; BridgeError when the connection is gone
+   */
+  async mmapAnonymous(length: number | bigint): Promise<BridgeAnonMapping> {
+    const r = await this.#call<Reply & { type: 'MMAP_ANON_R' }>((tag) => ({ type: 'MMAP_ANON', tag, length: BigInt(length), prot: 3 }));
+    if (r.errno !== 0) throw errnoError(r.errno, 'mmap anonymous');
+    const mapped = Number(r.length);
+    const m: ClientMapping = { id: Promise.resolve(r.id), knownId: r.id, addr: r.addr, length: mapped, revoked: new Set(), file: undefined };
+    this.#maps.add(m);
+    for (const n of this.#early.get(r.id) ?? []) this.#applyAccess(m, n);
+    this.#early.delete(r.id);
+    const osFd = fs.openSync(r.path, 'r+');
+    let unmapped: Promise<void> | undefined;
+    const check = (off: number, len: number): void => {
+      if (unmapped !== undefined || off < 0 || len < 0 || off + len > mapped) throw new ErrnoError('EFAULT', `[${off}, +${len}) outside the mapping`);
+      for (let p = Math.floor(off / PAGE); p * PAGE < off + len; p++) {
+        if (m.revoked.has(p)) throw new SigbusError(r.addr + BigInt(Math.max(off, p * PAGE)), 'the host lost access to the page');
+      }
+    };
+    return {
+      addr: r.addr,
+      length: mapped,
+      path: r.path,
+      read: (off, len) => {
+        check(off, len);
+        const out = new Uint8Array(len);
+        fs.readSync(osFd, out, 0, len, off);
+        return out;
+      },
+      write: (off, bytes) => {
+        check(off, bytes.length);
+        fs.writeSync(osFd, bytes, 0, bytes.length, off);
+      },
+      unmap: () => {
+        unmapped ??= (async () => {
+          this.#maps.delete(m);
+          fs.closeSync(osFd);
+          const u = await this.#call<Reply & { type: 'MUNMAP_R' }>((tag) => ({ type: 'MUNMAP', tag, id: r.id }));
+          if (u.errno !== 0) throw errnoError(u.errno, 'munmap');
         })();
         return unmapped;
       },

@@ -1,10 +1,12 @@
 /**
  * The host bridge daemon: serves one emulator's HostProcess contract to foreign VMM processes
- * over a Unix socket (protocol version 1, docs/host-bridge-protocol.md). Each client is its own
- * HostProcess on the one kernel (`emu.newProcess()`); guest memory is shared through a backing
- * file per guest-memory fd in a directory the daemon owns, synced with the emulator's memory at
- * request boundaries; the vCPU run page travels with RUN; the client's eventfds are stood in for
- * by daemon-side eventfds (EVENTFD_REGISTER / SIGNAL / FIRE).
+ * over a Unix socket (protocol versions 1 and 2, docs/host-bridge-protocol.md). Each client is
+ * its own HostProcess on the one kernel (`emu.newProcess()`); guest memory is shared through a
+ * backing file per guest-memory fd (v17) or per anonymous user mapping (MMAP_ANON, the `gh_`
+ * dialect's host user memory) in a directory the daemon owns, synced with the emulator's memory
+ * at request boundaries; the vCPU run page travels with RUN; the client's eventfds are stood in
+ * for by daemon-side eventfds (EVENTFD_REGISTER / SIGNAL / FIRE). The daemon serves the dialect
+ * its emulator's kernel speaks (`emu.dialect`), and refuses clients of the other one.
  *
  * Reference: docs/host-bridge-protocol.md (every rule implemented here); uapi.md §6.4 (host
  * access to guest memory, SIGBUS), §8.13 (irqfd), §8.14 (ioeventfd), §5 (run page);
@@ -44,10 +46,12 @@ import {
 import { GUNYAH_FN_VCPU } from '../vm-mgr/uapi/constants.js';
 import { RUN_PAGE_SIZE } from '../vm-mgr/uapi/run-page.js';
 import {
+  BRIDGE_MIN_VERSION,
   BRIDGE_VERSION,
   BridgeDialect,
   EVENTFD_ROLE_SINK,
   HELLO_SIZE,
+  MAX_ANON_LENGTH,
   MapKind,
   NewFdKind,
   RecordReader,
@@ -56,7 +60,9 @@ import {
   encodeRecord,
   encodeWelcome,
   magicPrefixOk,
+  type BridgeDialectName,
   type BridgeRecord,
+  type NewFdKindName,
   type BridgeRequest,
   type Range,
 } from './bridge-wire.js';
@@ -79,13 +85,18 @@ export interface BridgeListenOptions {
   readonly path: string;
   /** Where the per-server directory of backing files is made (default /dev/shm, else the tmpdir). */
   readonly shmDir?: string;
-  /** Dialect served (only 'v17' for now; 'gh' is reserved). */
-  readonly dialect?: 'v17';
+  /**
+   * Dialect served. It is always the emulator's (`emu.dialect`); given and different, listening
+   * fails with a TypeError (a v17 kernel cannot serve gh_ clients, nor the reverse).
+   */
+  readonly dialect?: BridgeDialectName;
   readonly log?: Logger;
 }
 
 export interface BridgeServer {
   readonly path: string;
+  /** The dialect this daemon serves (its emulator's). */
+  readonly dialect: BridgeDialectName;
   /** The directory holding the backing files. */
   readonly shmDir: string;
   readonly connectionCount: number;
@@ -97,6 +108,10 @@ export interface BridgeServer {
 
 /** Listen for bridge clients on `opts.path`, serving `emu`. @throws Error when the path cannot be bound */
 export async function listenBridge(emu: Emulator, opts: BridgeListenOptions): Promise<BridgeServer> {
+  const dialect = emu.dialect;
+  if (opts.dialect !== undefined && opts.dialect !== dialect) {
+    throw new TypeError(`the emulator's kernel speaks ${dialect}; a bridge on it cannot serve dialect ${opts.dialect}`);
+  }
   const log = (opts.log ?? silentLogger()).child({ layer: 'bridge' });
   const base = opts.shmDir ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
   const dir = fs.mkdtempSync(join(base, 'gunyah-emu-'));
@@ -105,7 +120,7 @@ export async function listenBridge(emu: Emulator, opts: BridgeListenOptions): Pr
   let nextId = 1;
   const server = net.createServer({ allowHalfOpen: false }, (s) => {
     const id = nextId++;
-    const c: Connection = new Connection(emu, s, id, dir, log.child({ client: id }), (done) => {
+    const c: Connection = new Connection(emu, dialect, s, id, dir, log.child({ client: id }), (done) => {
       conns.delete(c);
       teardowns.add(done);
       void done.finally(() => teardowns.delete(done));
@@ -121,10 +136,11 @@ export async function listenBridge(emu: Emulator, opts: BridgeListenOptions): Pr
     });
   });
   server.on('error', (err) => log.error({ err }, 'bridge server error'));
-  log.info({ path: opts.path, dir }, 'host bridge listening');
+  log.info({ path: opts.path, dir, dialect }, 'host bridge listening');
   let closing: Promise<void> | undefined;
   return {
     path: opts.path,
+    dialect,
     shmDir: dir,
     get connectionCount() {
       return conns.size;
@@ -174,26 +190,37 @@ class ServerFault extends Error {
   override readonly name = 'ServerFault';
 }
 
-/** The backing file of one guest-memory file, and what the daemon last synced through it. */
+/**
+ * A backing file, and what the daemon last synced through it: of one guest-memory file (v17,
+ * shared by every mapping of it), or of one anonymous mapping (MMAP_ANON, its own file).
+ */
 interface Backing {
-  readonly file: GuestMemFile;
+  /** The guest-memory file it stands for; undefined for an anonymous mapping's file. */
+  readonly file: GuestMemFile | undefined;
   readonly path: string;
   readonly osFd: number;
+  readonly pageCount: number;
   /** Page index → the bytes both sides last agreed on (absent: zeros). */
   readonly shadow: Map<number, Uint8Array>;
 }
 
 interface MapRec {
   readonly id: number;
-  readonly file: KernelFile;
+  /** The mapped file (undefined for an anonymous mapping, which has no fd). */
+  readonly file: KernelFile | undefined;
   readonly mapping: Mapping;
-  readonly kind: 'file' | 'private';
+  readonly kind: 'file' | 'private' | 'anon';
   readonly backing?: Backing;
   /** Byte offset in the file. */
   readonly offset: number;
   readonly pages: number;
   /** Pages (relative to the mapping) last reported revoked. */
   readonly revoked: Set<number>;
+  /**
+   * Anonymous mappings: the pages the push just found unreadable, for the access report that
+   * follows it (one read per page per boundary, not two). Taken by that report.
+   */
+  unreadable?: Set<number> | undefined;
 }
 
 interface EfdRec {
@@ -239,12 +266,17 @@ class Connection {
   readonly #efds = new Map<number, EfdRec>();
   readonly #fdFlags = new Map<number, { cloexec: boolean; status: number }>();
   readonly #inflight = new Set<Promise<void>>();
+  /** vCPU files made by this client's ADD_FUNCTION (kicked at teardown). */
+  readonly #vcpuFiles = new Set<KernelFile>();
   #nextMap = 1;
   #nextBacking = 1;
+  /** The protocol version of this connection (the client's, once accepted). */
+  #version = BRIDGE_VERSION;
   pid = 0;
 
   constructor(
     readonly emu: Emulator,
+    readonly dialect: BridgeDialectName,
     readonly sock: net.Socket,
     readonly id: number,
     readonly dir: string,
@@ -295,13 +327,20 @@ class Connection {
       if (!magicPrefixOk(this.#hello)) return this.#refuse('not a host bridge client (bad magic)');
       if (this.#hello.length < HELLO_SIZE) return;
       const h = decodeHello(this.#hello.subarray(0, HELLO_SIZE));
-      if (h.version !== BRIDGE_VERSION) return this.#refuse(`protocol version ${h.version} not supported (this server speaks ${BRIDGE_VERSION})`);
-      if (h.dialect === BridgeDialect.gh) return this.#refuse('dialect gh is reserved and not served yet (this server serves v17)');
-      if (h.dialect !== BridgeDialect.v17) return this.#refuse(`unknown dialect ${h.dialect}`);
+      if (h.version < BRIDGE_MIN_VERSION || h.version > BRIDGE_VERSION) {
+        return this.#refuse(`protocol version ${h.version} not supported (this server speaks ${BRIDGE_MIN_VERSION} to ${BRIDGE_VERSION})`);
+      }
+      const asked = h.dialect === BridgeDialect.v17 ? 'v17' : h.dialect === BridgeDialect.gh ? 'gh' : undefined;
+      if (asked === undefined) return this.#refuse(`unknown dialect ${h.dialect}`);
+      if (asked !== this.dialect) {
+        return this.#refuse(`dialect ${asked} is not served here (this server serves ${this.dialect}; start it with --dialect ${asked})`);
+      }
+      if (asked === 'gh' && h.version < 2) return this.#refuse(`dialect gh needs protocol version 2 (the client speaks ${h.version})`);
       this.pid = h.pid;
+      this.#version = h.version;
       this.#state = 'open';
-      this.#write(encodeWelcome({ status: 'accepted', version: BRIDGE_VERSION, dialect: h.dialect, clientId: this.id }));
-      this.log.info({ pid: h.pid }, 'bridge client connected');
+      this.#write(encodeWelcome({ status: 'accepted', version: h.version, dialect: h.dialect, clientId: this.id }));
+      this.log.info({ pid: h.pid, version: h.version, dialect: asked }, 'bridge client connected');
       chunk = this.#hello.subarray(HELLO_SIZE);
       this.#hello = new Uint8Array(0);
     }
@@ -319,15 +358,19 @@ class Connection {
       throw new WireError('bad-type', { what: `${rec.type} record sent by a client`, offset: 4 });
     }
     const req = rec as BridgeRequest;
+    if (req.type === 'MMAP_ANON' && this.#version < 2) {
+      throw new WireError('bad-type', { what: 'MMAP_ANON needs protocol version 2 (this connection speaks 1)', offset: 4 });
+    }
     if (req.type === 'EVENTFD_SIGNAL') return this.#signal(req.id, req.value);
     // Every other request is a sync boundary: pull before it starts, push after it ends.
     this.#pullAll();
     const p = this.#handle(req).then(
       (reply) => {
         // A new mapping's access is reported after its reply (the client must know the id first).
-        this.#pushAll(reply.type === 'MMAP_R' ? reply.id : undefined);
+        const newMap = (reply.type === 'MMAP_R' || reply.type === 'MMAP_ANON_R') && reply.errno === 0 ? reply.id : undefined;
+        this.#pushAll(newMap);
         this.#write(encodeRecord(reply));
-        if (req.type === 'MMAP' && reply.type === 'MMAP_R' && reply.errno === 0) this.#reportAccess(this.#maps.get(reply.id));
+        if (newMap !== undefined) this.#reportAccess(this.#maps.get(newMap));
       },
       (e: unknown) => this.#fail(e),
     ).catch((e: unknown) => this.#fail(e)); // a sync or write fault after the request: same end
@@ -380,11 +423,15 @@ class Connection {
         return this.#run(req);
       case 'MMAP':
         return this.#mmap(req);
+      case 'MMAP_ANON':
+        return this.#mmapAnon(req);
       case 'MUNMAP': {
         const m = this.#maps.get(req.id);
         if (m === undefined) return { type: 'MUNMAP_R', tag, errno: Errno.EINVAL };
         this.#pullMap(m);
         this.#maps.delete(req.id);
+        // An anonymous mapping's file goes with it (pages a VM pinned stay with the VM).
+        if (m.kind === 'anon' && m.backing !== undefined) this.#removeBacking(m.backing);
         try {
           await m.mapping.unmap();
         } catch (e) {
@@ -477,15 +524,18 @@ class Connection {
       let newFdKind: number = NewFdKind.none;
       let gmemSize = 0n;
       let path = '';
-      if (this.#createsFd(req) && result >= 0) {
+      const makes = this.#createsFd(req);
+      if (makes !== undefined && result >= 0) {
         const f = proc.openFiles().find((x) => x.fd === result)?.file;
         if (f instanceof GuestMemFile) {
           newFdKind = NewFdKind.guestMem;
           const b = this.#backing(f);
           gmemSize = BigInt(f.size);
           path = b.path;
-        } else if (f?.name === 'gunyah-vm') newFdKind = NewFdKind.vm;
-        else if (f?.name.startsWith('gh-vcpu')) newFdKind = NewFdKind.vcpu;
+        } else if (f !== undefined && makes !== 'guestMem') {
+          newFdKind = NewFdKind[makes];
+          if (makes === 'vcpu') this.#vcpuFiles.add(f);
+        }
         this.#fdFlags.set(result, { cloexec: false, status: 2 });
       }
       return { type: 'IOCTL_R', tag, errno: 0, result, newFdKind, out, gmemSize, path };
@@ -498,13 +548,18 @@ class Connection {
     }
   }
 
-  /** The v17 ioctls whose non-negative result is a new fd. */
-  #createsFd(req: BridgeRequest & { type: 'IOCTL' }): boolean {
-    if (req.request === GUNYAH_CREATE_VM || req.request === GUNYAH_CREATE_GUEST_MEM) return true;
+  /**
+   * What kind of new fd the request's non-negative result is, if it makes one. The numbers are
+   * the same in both dialects (README.md §Dialects: nr 0x0 and 0x4 are shared; nr 0x8 is ENOTTY
+   * in gh_, so it never makes an fd there).
+   */
+  #createsFd(req: BridgeRequest & { type: 'IOCTL' }): Exclude<NewFdKindName, 'none'> | undefined {
+    if (req.request === GUNYAH_CREATE_VM) return 'vm';
+    if (req.request === GUNYAH_CREATE_GUEST_MEM) return 'guestMem';
     if (req.request === GUNYAH_VM_ADD_FUNCTION && req.struct !== undefined) {
-      return new DataView(req.struct.buffer, req.struct.byteOffset, req.struct.byteLength).getUint32(0, true) === GUNYAH_FN_VCPU;
+      if (new DataView(req.struct.buffer, req.struct.byteOffset, req.struct.byteLength).getUint32(0, true) === GUNYAH_FN_VCPU) return 'vcpu';
     }
-    return false;
+    return undefined;
   }
 
   /** The backing file of a guest-memory file, made on first sight. */
@@ -514,7 +569,7 @@ class Connection {
       const path = join(this.dir, `c${this.id}-g${this.#nextBacking++}`);
       const osFd = fs.openSync(path, 'w+', 0o600);
       fs.ftruncateSync(osFd, f.size);
-      b = { file: f, path, osFd, shadow: new Map() };
+      b = { file: f, path, osFd, pageCount: f.pageCount, shadow: new Map() };
       this.#backings.set(f, b);
     }
     return b;
@@ -592,6 +647,40 @@ class Connection {
     return { type: 'MMAP_R', tag, errno: 0, id, kind: MapKind.private, length: BigInt(mapping.length), fileOffset: req.offset, data };
   }
 
+  /**
+   * MMAP_ANON: `mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)` in the
+   * client's process, with a backing file of its own for the client to map over its memory.
+   */
+  #mmapAnon(req: BridgeRequest & { type: 'MMAP_ANON' }): BridgeRecord {
+    const tag = req.tag;
+    const fail = (n: number): BridgeRecord => ({ type: 'MMAP_ANON_R', tag, errno: n, id: 0, kind: 0, length: 0n, addr: 0n, path: '' });
+    if (req.length === 0n) return fail(Errno.EINVAL);
+    if (req.length > BigInt(MAX_ANON_LENGTH)) return fail(Errno.ENOMEM);
+    let mapping: Mapping;
+    try {
+      mapping = this.#proc.mmapAnonymous(Number(req.length));
+    } catch (e) {
+      if (isErrnoError(e)) return fail(e.errno);
+      throw new ServerFault(`MMAP_ANON: ${errText(e)}`, { cause: e });
+    }
+    const path = join(this.dir, `c${this.id}-a${this.#nextBacking++}`);
+    let osFd: number;
+    try {
+      osFd = fs.openSync(path, 'w+', 0o600);
+      fs.ftruncateSync(osFd, mapping.length);
+    } catch (e) {
+      void mapping.unmap();
+      this.log.error({ err: e, path }, 'cannot make the backing file of an anonymous mapping');
+      return fail(Errno.ENOMEM);
+    }
+    const id = this.#nextMap++;
+    const pages = mapping.length / PAGE;
+    const backing: Backing = { file: undefined, path, osFd, pageCount: pages, shadow: new Map() };
+    const m: MapRec = { id, file: undefined, mapping, kind: 'anon', backing, offset: 0, pages, revoked: new Set() };
+    this.#maps.set(id, m);
+    return { type: 'MMAP_ANON_R', tag, errno: 0, id, kind: MapKind.anon, length: BigInt(mapping.length), addr: mapping.addr, path };
+  }
+
   // ── guest memory sync (docs/host-bridge-protocol.md "Guest memory") ──────────────────────────
 
   #readFilePage(b: Backing, index: number): Uint8Array {
@@ -607,7 +696,7 @@ class Connection {
     const first = m.offset / PAGE;
     for (let p = 0; p < m.pages; p++) {
       const gi = first + p;
-      if (gi >= b.file.pageCount) break;
+      if (gi >= b.pageCount) break;
       const now = this.#readFilePage(b, gi);
       const was = b.shadow.get(gi) ?? ZERO_PAGE;
       if (samePage(now, was)) continue;
@@ -623,22 +712,43 @@ class Connection {
   }
 
   /**
-   * Pages the host can read whose contents differ from the shadow go to the file. Read from
-   * physical memory without faulting anything in (a sync is not a host touch).
+   * Page `p` of mapping `m` as the host sees it now, or undefined when the host cannot read it.
+   * Guest memory is read from physical memory without faulting anything in (a sync is not a host
+   * touch). An anonymous mapping is read through the mapping itself: the daemon has no view of
+   * shmem's physical pages, and a read there has no effect but faulting the page in, which the
+   * kernel's pin at registration does to every page anyway.
    */
+  #hostPage(m: MapRec, b: Backing, p: number, gi: number, len = PAGE): Uint8Array | undefined {
+    if (b.file === undefined) {
+      try {
+        return m.mapping.read(p * PAGE, len);
+      } catch (e) {
+        if (e instanceof SigbusError) return undefined;
+        throw e;
+      }
+    }
+    const host = this.emu.hyp.host;
+    const pa = b.file.page(gi, false);
+    if (pa === undefined) return ZERO_PAGE;
+    if (host.probeMemory(pa, PAGE, 'read') !== undefined) return undefined;
+    return host.readMemory(pa, len);
+  }
+
+  /** Pages the host can read whose contents differ from the shadow go to the file. */
   #pushMap(m: MapRec): void {
     const b = m.backing;
     if (b === undefined) return;
     const first = m.offset / PAGE;
-    const host = this.emu.hyp.host;
+    const unreadable = m.kind === 'anon' ? new Set<number>() : undefined;
+    m.unreadable = unreadable;
     for (let p = 0; p < m.pages; p++) {
       const gi = first + p;
-      if (gi >= b.file.pageCount) break;
-      const pa = b.file.page(gi, false);
-      let now: Uint8Array;
-      if (pa === undefined) now = ZERO_PAGE;
-      else if (host.probeMemory(pa, PAGE, 'read') !== undefined) continue;
-      else now = host.readMemory(pa, PAGE);
+      if (gi >= b.pageCount) break;
+      const now = this.#hostPage(m, b, p, gi);
+      if (now === undefined) {
+        unreadable?.add(p);
+        continue;
+      }
       const was = b.shadow.get(gi) ?? ZERO_PAGE;
       if (samePage(now, was)) continue;
       fs.writeSync(b.osFd, now, 0, PAGE, gi * PAGE);
@@ -649,23 +759,24 @@ class Connection {
 
   /** Pages of `m` the host cannot read now (allocated and not readable on its stage 2). */
   #revokedNow(m: MapRec): Set<number> {
+    const cached = m.unreadable;
+    m.unreadable = undefined;
+    if (cached !== undefined) return cached;
     const out = new Set<number>();
     const b = m.backing;
     if (b === undefined) return out;
-    const host = this.emu.hyp.host;
     const first = m.offset / PAGE;
     for (let p = 0; p < m.pages; p++) {
       const gi = first + p;
-      if (gi >= b.file.pageCount) break;
-      const pa = b.file.page(gi, false);
-      if (pa !== undefined && host.probeMemory(pa, PAGE, 'read') !== undefined) out.add(p);
+      if (gi >= b.pageCount) break;
+      if (this.#hostPage(m, b, p, gi, 1) === undefined) out.add(p);
     }
     return out;
   }
 
   /** ACCESS_REVOKED / ACCESS_RESTORED for the pages of `m` whose access changed. */
   #reportAccess(m: MapRec | undefined): void {
-    if (m === undefined || m.kind !== 'file' || !this.#maps.has(m.id)) return;
+    if (m === undefined || m.kind === 'private' || !this.#maps.has(m.id)) return;
     const now = this.#revokedNow(m);
     const lost = [...now].filter((p) => !m.revoked.has(p));
     const back = [...m.revoked].filter((p) => !now.has(p));
@@ -755,8 +866,10 @@ class Connection {
     const proc = this.#proc;
     for (const e of [...this.#efds.values()]) this.#dropEfd(e);
     // Process death: a RUN sleeping in the kernel is woken as a signal would (immediate_exit).
+    const kicked = new Set<KernelFile>();
     for (const f of proc.openFiles()) {
-      if (!f.file.name.startsWith('gh-vcpu')) continue;
+      if (!this.#vcpuFiles.has(f.file) || kicked.has(f.file)) continue;
+      kicked.add(f.file);
       try {
         const m = proc.mmap(f.fd, PAGE, 0);
         m.write(0, Uint8Array.of(1));
@@ -765,7 +878,10 @@ class Connection {
         this.log.debug({ err }, 'cannot kick a vCPU at teardown');
       }
     }
+    const anon = [...this.#maps.values()].flatMap((m) => (m.kind === 'anon' && m.backing !== undefined ? [m.backing] : []));
     this.#maps.clear();
+    for (const b of anon) this.#removeBacking(b);
+    this.#vcpuFiles.clear();
     try {
       await proc.closeAll();
     } catch (err) {

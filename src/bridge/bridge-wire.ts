@@ -1,9 +1,10 @@
 /**
- * Byte codec of the host bridge protocol (version 1): the HELLO/WELCOME handshake and the
+ * Byte codec of the host bridge protocol (versions 1 and 2): the HELLO/WELCOME handshake and the
  * length-prefixed records that carry the HostProcess contract (open, close, dup, fcntl, ioctl,
- * mmap, munmap, fallocate, eventfd bridging, RUN with its run page, access notices) between a
- * foreign VMM process and the `gunyah-emu serve` daemon. Pure functions over bytes plus one
- * stream splitter; no sockets here.
+ * mmap, munmap, fallocate, eventfd bridging, RUN with its run page, access notices; version 2
+ * adds MMAP_ANON, anonymous shared user memory for the `gh_` dialect) between a foreign VMM
+ * process and the `gunyah-emu serve` daemon. Pure functions over bytes plus one stream
+ * splitter; no sockets here.
  *
  * Reference: docs/host-bridge-protocol.md (the layout, byte by byte, and every rule); uapi.md
  * §1 (the `_IOC` size and direction bits that size an ioctl's argument), §3 (the structs the
@@ -16,8 +17,10 @@
  */
 import { WireError } from '../shared/wire-error.js';
 
-/** Protocol version this code speaks. */
-export const BRIDGE_VERSION = 1;
+/** Newest protocol version this code speaks (it speaks every version from BRIDGE_MIN_VERSION up). */
+export const BRIDGE_VERSION = 2;
+/** Oldest protocol version this code still speaks (version 1: no MMAP_ANON, dialect v17 only). */
+export const BRIDGE_MIN_VERSION = 1;
 /** "GHBR" (gunyah host bridge). */
 export const BRIDGE_MAGIC: readonly number[] = [0x47, 0x48, 0x42, 0x52];
 export const HELLO_SIZE = 16;
@@ -51,6 +54,8 @@ export const BridgeType = {
   EVENTFD_REGISTER: 0x0a,
   EVENTFD_SIGNAL: 0x0b,
   EVENTFD_UNREGISTER: 0x0c,
+  /** Version 2. */
+  MMAP_ANON: 0x0d,
   EVENTFD_FIRE: 0x40,
   ACCESS_REVOKED: 0x41,
   ACCESS_RESTORED: 0x42,
@@ -64,8 +69,10 @@ export const ARG_STRUCT = 1;
 /** IOCTL reply newfd_kind. */
 export const NewFdKind = { none: 0, vm: 1, vcpu: 2, guestMem: 3 } as const;
 export type NewFdKindName = keyof typeof NewFdKind;
-/** MMAP reply kind. */
-export const MapKind = { file: 1, private: 2 } as const;
+/** MMAP / MMAP_ANON reply kind. */
+export const MapKind = { file: 1, private: 2, anon: 3 } as const;
+/** Largest MMAP_ANON the daemon makes (4 GiB): it syncs every page at every request boundary. */
+export const MAX_ANON_LENGTH = 4 * 2 ** 30;
 /** EVENTFD_REGISTER role bits. */
 export const EVENTFD_ROLE_SOURCE = 0x1;
 export const EVENTFD_ROLE_SINK = 0x2;
@@ -108,6 +115,7 @@ export type BridgeRequest =
     }
   | { readonly type: 'RUN'; readonly tag: number; readonly fd: number; readonly page: Uint8Array }
   | { readonly type: 'MMAP'; readonly tag: number; readonly fd: number; readonly prot: number; readonly offset: bigint; readonly length: bigint }
+  | { readonly type: 'MMAP_ANON'; readonly tag: number; readonly length: bigint; readonly prot: number }
   | { readonly type: 'MUNMAP'; readonly tag: number; readonly id: number }
   | { readonly type: 'FALLOCATE'; readonly tag: number; readonly fd: number; readonly mode: number; readonly offset: bigint; readonly length: bigint }
   | { readonly type: 'EVENTFD_REGISTER'; readonly tag: number; readonly localFd: number; readonly roles: number }
@@ -140,6 +148,19 @@ export type BridgeReply =
       readonly fileOffset: bigint;
       /** FILE: the backing file's path (UTF-8); PRIVATE: the run page's current bytes. */
       readonly data: Uint8Array;
+    }
+  | {
+      readonly type: 'MMAP_ANON_R';
+      readonly tag: number;
+      readonly errno: number;
+      readonly id: number;
+      /** MapKind.anon when accepted, 0 on error. */
+      readonly kind: number;
+      readonly length: bigint;
+      /** The mapping's user address in the client's emulated process (what the kernel is given). */
+      readonly addr: bigint;
+      /** The backing file's path. */
+      readonly path: string;
     }
   | { readonly type: 'EVENTFD_REGISTER_R'; readonly tag: number; readonly errno: number; readonly id: number; readonly fd: number };
 
@@ -390,6 +411,9 @@ export function encodeRecord(rec: BridgeRecord): Uint8Array {
     case 'MMAP':
       w.s32(rec.fd).u32(rec.prot).u64(rec.offset).u64(rec.length);
       break;
+    case 'MMAP_ANON':
+      w.u64(rec.length).u32(rec.prot).u32(0);
+      break;
     case 'MUNMAP':
     case 'EVENTFD_UNREGISTER':
       w.u32(rec.id);
@@ -428,6 +452,11 @@ export function encodeRecord(rec: BridgeRecord): Uint8Array {
     case 'MMAP_R':
       w.u32(rec.errno).u32(rec.id).u8(rec.kind).u8(0).u16(0).u64(rec.length).u64(rec.fileOffset).u32(rec.data.length).bytes(rec.data);
       break;
+    case 'MMAP_ANON_R': {
+      const p = new TextEncoder().encode(rec.path);
+      w.u32(rec.errno).u32(rec.id).u8(rec.kind).u8(0).u16(0).u64(rec.length).u64(rec.addr).u32(p.length).bytes(p);
+      break;
+    }
     case 'EVENTFD_REGISTER_R':
       w.u32(rec.errno).u32(rec.id).s32(rec.fd);
       break;
@@ -515,6 +544,12 @@ function decodeBody(name: string, tag: number, r: Reader): BridgeRecord {
     }
     case 'MMAP':
       return { type: 'MMAP', tag, fd: r.s32('fd'), prot: r.u32('prot'), offset: r.u64('offset'), length: r.u64('length') };
+    case 'MMAP_ANON': {
+      const length = r.u64('length');
+      const prot = r.u32('prot');
+      r.rsvd(4, 'mmap_anon rsvd');
+      return { type: 'MMAP_ANON', tag, length, prot };
+    }
     case 'MUNMAP':
     case 'EVENTFD_UNREGISTER':
       return { type: name, tag, id: r.u32('id') };
@@ -570,6 +605,17 @@ function decodeBody(name: string, tag: number, r: Reader): BridgeRecord {
       const fileOffset = r.u64('file_offset');
       const n = r.u32('data_len');
       return { type: 'MMAP_R', tag, errno, id, kind, length, fileOffset, data: r.bytes(n, 'data') };
+    }
+    case 'MMAP_ANON_R': {
+      const errno = r.u32('errno');
+      const id = r.u32('id');
+      const kind = r.u8('kind');
+      r.rsvd(3, 'mmap_anon reply rsvd');
+      const length = r.u64('length');
+      const addr = r.u64('addr');
+      const n = r.u32('path_len');
+      if (n > MAX_PATH) throw new WireError('too-big', { what: `path of ${n} bytes` });
+      return { type: 'MMAP_ANON_R', tag, errno, id, kind, length, addr, path: utf8(r.bytes(n, 'path'), 'path', RECORD_HDR_SIZE + 32) };
     }
     case 'EVENTFD_REGISTER_R':
       return { type: 'EVENTFD_REGISTER_R', tag, errno: r.u32('errno'), id: r.u32('id'), fd: r.s32('fd') };

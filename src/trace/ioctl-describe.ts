@@ -5,6 +5,10 @@
  * (vCPU, irqfd, ioeventfd, and the emulator's SCMI function). A pointer that cannot be read, or
  * an `arg_size` that does not fit the type, leaves the raw values; nothing here throws.
  *
+ * `describeGhIoctl` does the same for the gh_ dialect (README.md §Dialects): the gh_ names of the
+ * shared numbers, nr 0x1 and the Android 'A' requests, with the user-memory region and firmware
+ * config structs decoded.
+ *
  * Reference: uapi.md §2 (request numbers), §3 (struct layouts), §4 (flags, boot-context
  * register encoding); src/vm-mgr/uapi/scmi-arg.ts (gunyah_fn_scmi_arg); docs/tracing.md (`ioctl`).
  */
@@ -42,6 +46,17 @@ import {
   decodeVmBootContext,
   decodeVmDtbConfig,
 } from '../vm-mgr/uapi/structs.js';
+
+import {
+  GH_SIZEOF,
+  GH_VM_ANDROID_LEND_USER_MEM,
+  GH_VM_ANDROID_SET_FW_CONFIG,
+  GH_VM_CHECK_EXTENSION,
+  GH_VM_SET_USER_MEM_REGION,
+  decodeGhFwConfig,
+  decodeGhUserMemRegion,
+  ghIoctlName,
+} from '../vm-mgr/gh/gh-uapi.js';
 
 type Args = Record<string, unknown>;
 
@@ -178,6 +193,46 @@ export const describeGunyahIoctl: IoctlDescriber = (request, arg, user): IoctlDe
     if (args === undefined && name !== undefined && request !== GUNYAH_CREATE_VM && (request >>> 16) !== 0) args = { arg: hx(arg), unreadable: true };
   } catch {
     args = { arg: hx(arg), unreadable: true };
+  }
+  return { ...(name !== undefined ? { name } : {}), ...(args !== undefined ? { args } : {}) };
+};
+
+/** The gh_ argument structs (README.md §Dialects); undefined for a request gh_ shares with v17. */
+function describeGhArgs(request: number, arg: bigint, user: UserMemory): Args | undefined {
+  switch (request) {
+    case GH_VM_SET_USER_MEM_REGION:
+    case GH_VM_ANDROID_LEND_USER_MEM: {
+      const b = read(user, arg, GH_SIZEOF.gh_userspace_memory_region);
+      if (!b) return { arg: hx(arg), unreadable: true };
+      const a = decodeGhUserMemRegion(b);
+      return { label: a.label, flags: hx(a.flags), guestPhysAddr: hx(a.guestPhysAddr), memorySize: hx(a.memorySize), userspaceAddr: hx(a.userspaceAddr) };
+    }
+    case GH_VM_ANDROID_SET_FW_CONFIG: {
+      const b = read(user, arg, GH_SIZEOF.gh_vm_firmware_config);
+      if (!b) return { arg: hx(arg), unreadable: true };
+      const a = decodeGhFwConfig(b);
+      return { guestPhysAddr: hx(a.guestPhysAddr), size: hx(a.size) };
+    }
+    case GH_VM_CHECK_EXTENSION:
+      return { capability: hx(arg) };
+    default:
+      return undefined;
+  }
+}
+
+/** The gh_ /dev/gunyah describer: gh_ names; gh_-only structs here, shared ones as v17. */
+export const describeGhIoctl: IoctlDescriber = (request, arg, user): IoctlDescription => {
+  const name = ghIoctlName(request);
+  let args: Args | undefined;
+  try {
+    args = describeGhArgs(request >>> 0, arg, user);
+  } catch {
+    args = { arg: hx(arg), unreadable: true };
+  }
+  if (args === undefined) {
+    const shared = describeGunyahIoctl(request, arg, user);
+    // A v17-only request (MAP_MEM, SET_BOOT_CONTEXT, CREATE_GUEST_MEM) has no gh_ name.
+    args = shared.args;
   }
   return { ...(name !== undefined ? { name } : {}), ...(args !== undefined ? { args } : {}) };
 };

@@ -5,6 +5,8 @@
  * Reference: uapi.md §2 (vCPU ioctls), §5 (mmap), §6.3 (vCPU fd rows: unknown ioctl → ENOTTY;
  * close drops a VM reference, the last one tears the VM down), §7 (the VM's reference count).
  * The ioctl argument is ignored, as Linux ignores it for these two `_IO` requests.
+ * A gh_ VM's vCPU fd (README.md §Dialects) has the same two requests with the same numbers; the
+ * v14 driver answers any other request with EINVAL (run-dialect.ts).
  */
 import type { IoctlContext, KernelFile, MappingBackend } from '../host/kernel-file.js';
 import { ErrnoError } from '../shared/errno.js';
@@ -26,7 +28,7 @@ export class VcpuFile implements KernelFile {
   }
 
   /**
-   * @throws ErrnoError ENOTTY for any request other than RUN and MMAP_SIZE; RUN's errors
+   * @throws ErrnoError ENOTTY (gh_: EINVAL) for any request other than RUN and MMAP_SIZE; RUN's errors
    */
   ioctl(request: number, _arg: bigint, _ctx: IoctlContext): number | Promise<number> {
     switch (request) {
@@ -35,7 +37,7 @@ export class VcpuFile implements KernelFile {
       case GUNYAH_VCPU_MMAP_SIZE:
         return PAGE_SIZE;
       default:
-        throw new ErrnoError('ENOTTY', `${this.name}: ioctl 0x${(request >>> 0).toString(16)}`);
+        throw new ErrnoError(this.vcpu.rules.unknownIoctl, `${this.name}: ioctl 0x${(request >>> 0).toString(16)}`);
     }
   }
 

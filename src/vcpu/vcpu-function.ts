@@ -7,6 +7,9 @@
  * kernel's order: arg_size, ticket, VM reference), §7 (each vCPU fd holds a VM reference),
  * §8.1 (REMOVE_FUNCTION match key: id).
  *
+ * A gh_ VM (README.md §Dialects) binds vCPUs exactly the same way: same function type, 4-byte
+ * argument, ticket and fd; only what RUN does differs (run-dialect.ts).
+ *
  * Bind order (each step undone in reverse on failure):
  *   run page (zeroed) ─▶ ticket (VCPU, id) ─▶ VM reference ─▶ status listener ─▶ fd (O_CLOEXEC)
  * Unbind order: status listener off ─▶ ticket removed (unpopulate sets immediate_exit and wakes

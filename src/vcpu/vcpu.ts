@@ -26,6 +26,12 @@
  * (the run lock and the waits are not interruptible by anything but what is listed here).
  * `immediate_exit` is the kick: it is checked before every hypervisor entry, and setting it
  * through the mapping also ends a sleep with EINTR, as the signal a VMM sends with it would.
+ *
+ * Dialects (README.md §Dialects): a VM whose `dialect` is 'gh' gets the rules of
+ * run-dialect.ts, read at the few places they differ (`this.rules`): RUN first makes sure the
+ * VM is started; there is no MMIO_WRITE state, no resume_action byte (completion is as HANDLED)
+ * and no demand paging, so ADDRSPACE_PAGE_FAULT is an unknown state. The gh_ order of RUN:
+ *   ensure_started (VM not RUNNING only) ─▶ removed? ─▶ run lock ─▶ resource? ─▶ state phase ─▶ loop
  */
 import type { VcpuRunResult } from '../hyp/host-api.js';
 import { VcpuRunState, VmmioAction } from '../hyp/host-api.js';
@@ -61,11 +67,12 @@ import {
   STATUS_REASON_SIZE,
   STATUS_STATUS,
 } from '../vm-mgr/uapi/index.js';
-import { LinuxVmStatus, type TicketHandler, type VmHandle, type VmResource } from '../vm-mgr/vm-api.js';
+import { LinuxVmStatus, linuxVmStatusName, type TicketHandler, type VmHandle, type VmResource } from '../vm-mgr/vm-api.js';
 import type { RunPageOwner } from './run-page-mapping.js';
 import { mmioExitRecord, pageFaultExitRecord, statusExitRecord } from './exit-trace.js';
+import { vcpuRules, type VcpuRules } from './run-dialect.js';
 
-/** The kernel's own record of why the last RUN left (uapi.md §8.4). */
+/** The kernel's own record of why the last RUN left (uapi.md §8.4; gh_ has no MMIO_WRITE). */
 export const VcpuState = {
   UNKNOWN: 0,
   READY: 1,
@@ -115,6 +122,10 @@ export class Vcpu implements TicketHandler, RunPageOwner {
   readonly #scratch = new Uint8Array(8);
   readonly #scratchView = new DataView(this.#scratch.buffer);
   readonly #vm: VmHandle;
+  /** The dialect's rules (run-dialect.ts), fixed at creation. */
+  readonly rules: VcpuRules;
+  /** gh_ (Android): the VM's ensure_started, called by RUN while the VM is not RUNNING. */
+  readonly #ensureStarted: (() => Promise<void>) | undefined;
   readonly #log: Logger;
   readonly #warnUnknownState: RateLimitedLog;
   readonly #warnPageFault: RateLimitedLog;
@@ -145,6 +156,9 @@ export class Vcpu implements TicketHandler, RunPageOwner {
     readonly id: number,
   ) {
     this.#vm = vm;
+    this.rules = vcpuRules(vm.dialect);
+    const ensureStarted = vm.ensureStarted;
+    this.#ensureStarted = this.rules.startsVm && ensureStarted !== undefined ? ensureStarted.bind(vm) : undefined;
     this.#log = vm.log.child({ vcpu: id });
     this.#warnUnknownState = new RateLimitedLog(this.#log);
     this.#warnPageFault = new RateLimitedLog(this.#log);
@@ -260,10 +274,27 @@ export class Vcpu implements TicketHandler, RunPageOwner {
   /**
    * GUNYAH_VCPU_RUN (uapi.md §8.4). Returns 0 synchronously when the exit needs no wait (the
    * MMIO fast path), otherwise a promise of 0. The exit is in the run page.
-   * @throws ErrnoError ENODEV (removed, or no resource), EINVAL (bad MMIO resume action),
-   *   EINTR (immediate_exit), or the remapped hypervisor error (e.g. EBUSY)
+   * @throws ErrnoError ENODEV (removed, or no resource; gh_: the VM is not RUNNING after
+   *   ensure_started), EINVAL (v17: bad MMIO resume action), EINTR (immediate_exit), the
+   *   remapped hypervisor error (e.g. EBUSY), or (gh_) the errno of a VM start that failed
    */
   run(): number | Promise<number> {
+    // gh_: ensure_started comes first. It returns at once for a RUNNING VM, so only a VM that
+    // is not RUNNING takes the asynchronous path and the MMIO fast path stays synchronous.
+    if (this.#ensureStarted !== undefined && this.#vm.status !== LinuxVmStatus.RUNNING) return this.#startThenRun();
+    return this.#lockAndRun();
+  }
+
+  /** gh_: start the VM if it never was (its errno is RUN's), then ENODEV unless it now runs. */
+  async #startThenRun(): Promise<number> {
+    await this.#ensureStarted?.();
+    const status = this.#vm.status;
+    if (status !== LinuxVmStatus.RUNNING) throw new ErrnoError('ENODEV', `VM is not running (${linuxVmStatusName(status)})`);
+    return this.#lockAndRun();
+  }
+
+  /** §8.4 entry: the removed check, then the run lock. */
+  #lockAndRun(): number | Promise<number> {
     if (this.#removed) throw new ErrnoError('ENODEV', `vCPU ${this.id} was removed`);
     if (this.#locked) return this.#runQueued();
     this.#locked = true;
@@ -317,7 +348,7 @@ export class Vcpu implements TicketHandler, RunPageOwner {
       case VcpuState.MMIO_WRITE:
         if (!this.#vm.quirks.k23ResumeLostOnEintr && this.page[RUN_IMMEDIATE_EXIT] !== 0) {
           // K23 off: refuse before consuming the resume, so the next RUN applies it.
-          if (this.page[MMIO_RESUME_ACTION]! > GUNYAH_VCPU_RESUME_RETRY) throw this.#badResume();
+          if (this.rules.resumeAction && this.page[MMIO_RESUME_ACTION]! > GUNYAH_VCPU_RESUME_RETRY) throw this.#badResume();
           throw new ErrnoError('EINTR', 'immediate_exit is set');
         }
         // QUIRK K23 (on): the resume is consumed here, before the immediate_exit check, so an
@@ -401,21 +432,34 @@ export class Vcpu implements TicketHandler, RunPageOwner {
           if (this.#mmioExit(r, true)) return 0;
           break;
         case VcpuRunState.ADDRSPACE_PAGE_FAULT:
+          if (!this.rules.demandPaging) return this.#unknownState(r.state); // gh_: no page-fault arm
           if (this.#pageFaultExit(r)) return 0;
           break;
         default:
-          // QUIRK K14: FAULT (6), PSCI_SYSTEM_RESET (0x100) and anything else spin until the
-          // state changes or immediate_exit is set.
-          this.#warnUnknownState.emit({ state: hex(r.state) }, 'unknown vCPU state');
-          if (!vm.quirks.k14SpinOnUnknownState) throw new ErrnoError('EINVAL', `unknown vCPU state ${hex(r.state)}`);
-          return YIELD;
+          return this.#unknownState(r.state);
       }
     }
   }
 
-  /** §8.7: turn the page's resume action into resume words. @throws ErrnoError EINVAL */
+  /**
+   * QUIRK K14: FAULT (6), PSCI_SYSTEM_RESET (0x100), in gh_ ADDRSPACE_PAGE_FAULT (7), and
+   * anything else spin until the state changes or immediate_exit is set.
+   * @throws ErrnoError EINVAL with K14 off
+   */
+  #unknownState(state: number): LoopOutcome {
+    this.#warnUnknownState.emit({ state: hex(state) }, 'unknown vCPU state');
+    if (!this.#vm.quirks.k14SpinOnUnknownState) throw new ErrnoError('EINVAL', `unknown vCPU state ${hex(state)}`);
+    return YIELD;
+  }
+
+  /**
+   * §8.7: turn the page's resume action into resume words. gh_ has no resume action: it
+   * completes as HANDLED does (a read's value from mmio.data, word 1 EMULATE).
+   * @throws ErrnoError EINVAL
+   */
   #applyResume(): void {
-    switch (this.page[MMIO_RESUME_ACTION]) {
+    const action = this.rules.resumeAction ? this.page[MMIO_RESUME_ACTION] : GUNYAH_VCPU_RESUME_HANDLED;
+    switch (action) {
       case GUNYAH_VCPU_RESUME_HANDLED:
         if (this.#state === VcpuState.MMIO_READ) this.#resume0 = this.#readMmioData(Math.min(this.#mmioReadLen, MMIO_MAX_LEN));
         this.#resume1 = MMIO_EMULATE;
@@ -440,12 +484,14 @@ export class Vcpu implements TicketHandler, RunPageOwner {
   /**
    * §8.6: a VMMIO fault (data words: 0 address, 1 size, 2 written value). Returns true when
    * RUN returns with an MMIO exit, false when the loop goes on (memory paged in, or an
-   * ioeventfd took the write).
+   * ioeventfd took the write). gh_: no demand paging, the state stays READY after a write,
+   * and byte 37 is not written.
    */
   #mmioExit(r: VcpuRunResult, isWrite: boolean): boolean {
     const page = this.page;
     const view = this.#view;
     const vm = this.#vm;
+    const rules = this.rules;
     const addr = r.data0;
     let len: number;
     if (r.data1 > MMIO_MAX_LEN_N) {
@@ -454,12 +500,14 @@ export class Vcpu implements TicketHandler, RunPageOwner {
     } else {
       len = Number(r.data1);
     }
-    // QUIRK K8: the write flag passed to demand paging is the page's stale is_write byte.
-    const pagingWrite = vm.quirks.k8StaleIsWrite ? page[MMIO_IS_WRITE] !== 0 : isWrite;
-    const paged = vm.demandPage(addr, pagingWrite);
-    if (paged === 0 || paged === NEG_EAGAIN) {
-      this.#resume1 = MMIO_RETRY;
-      return false;
+    if (rules.demandPaging) {
+      // QUIRK K8: the write flag passed to demand paging is the page's stale is_write byte.
+      const pagingWrite = vm.quirks.k8StaleIsWrite ? page[MMIO_IS_WRITE] !== 0 : isWrite;
+      const paged = vm.demandPage(addr, pagingWrite);
+      if (paged === 0 || paged === NEG_EAGAIN) {
+        this.#resume1 = MMIO_RETRY;
+        return false;
+      }
     }
     if (!isWrite) {
       page[MMIO_IS_WRITE] = 0; // mmio.data keeps its old bytes
@@ -473,9 +521,9 @@ export class Vcpu implements TicketHandler, RunPageOwner {
       }
       page[MMIO_IS_WRITE] = 1;
       this.#writeMmioData(r.data2, len);
-      this.#state = VcpuState.MMIO_WRITE;
+      if (rules.mmioWriteState) this.#state = VcpuState.MMIO_WRITE; // gh_: stays READY
     }
-    page[MMIO_RESUME_ACTION] = GUNYAH_VCPU_RESUME_HANDLED;
+    if (rules.resumeAction) page[MMIO_RESUME_ACTION] = GUNYAH_VCPU_RESUME_HANDLED;
     view.setBigUint64(MMIO_PHYS_ADDR, addr, true);
     view.setUint32(MMIO_LEN, len, true);
     view.setUint32(RUN_EXIT_REASON, GUNYAH_VCPU_EXIT_MMIO, true);

@@ -4,6 +4,10 @@
  * any the emulator adds), and the dispatch of the RM's VM_EXITED / VM_STATUS notifications to
  * the VM with that VMID.
  *
+ * With `dialect: 'gh'` the device is the v14 / Android Common Kernel one (gh/gh-kernel-device.ts:
+ * CREATE_VM allocates the VMID, user-memory regions instead of guest-memory files); the page
+ * pool, anonymous memory, function types and notification dispatch are shared.
+ *
  * Reference: uapi.md §6.1 (`/dev/gunyah`: CREATE_VM arg must be 0; CREATE_GUEST_MEM size page
  * aligned, flags 0x1|0x2 only, reserved not checked), §8.10 (notification handling: VM_EXITED
  * when the vmid matches; VM_STATUS only for vm_status RESET 11).
@@ -24,12 +28,16 @@ import { GUNYAH_CREATE_GUEST_MEM, GUNYAH_CREATE_VM } from './uapi/ioctls.js';
 import { SIZEOF, decodeCreateMemArgs } from './uapi/structs.js';
 import type { KernelContext } from './kernel-context.js';
 import { PageAllocator, PAGE_SIZE } from './page-allocator.js';
-import { DEFAULT_QUIRKS, type KernelQuirks, type VmFunctionType } from './vm-api.js';
+import { DEFAULT_QUIRKS, type KernelQuirks, type UapiDialect, type VmFunctionType } from './vm-api.js';
+import { GhKernelDevice } from './gh/gh-kernel-device.js';
 import { GunyahVm } from './vm.js';
 import { VmFile } from './vm-file.js';
 import { teardownVm } from './vm-teardown.js';
 
 const VM_STATUS_RESET = 11;
+
+/** A VM as the notification dispatch sees it (either dialect). */
+type NotifiedVm = { readonly vmid: number; onExited(type: number, reason: Uint8Array): void; onReset(): void };
 
 export interface GunyahKernelOptions {
   readonly hyp: HostHypercalls;
@@ -44,13 +52,18 @@ export interface GunyahKernelOptions {
   readonly quirks?: Partial<KernelQuirks>;
   readonly log: Logger;
   readonly trace?: Tracer;
+  /** The UAPI `/dev/gunyah` speaks (default 'v17'; 'gh' = the v14 / ACK driver). */
+  readonly dialect?: UapiDialect;
 }
 
 export class GunyahKernel {
   readonly ctx: KernelContext;
   readonly pages: PageAllocator;
   readonly #vms = new Set<GunyahVm>();
-  readonly #byVmid = new Map<number, GunyahVm>();
+  readonly #byVmid = new Map<number, NotifiedVm>();
+  /** The gh_ device, when the kernel speaks that dialect. */
+  readonly #gh: GhKernelDevice | undefined;
+  readonly dialect: UapiDialect;
   readonly #unsubscribe: () => void;
   #nextVm = 1;
   #hostVmid: number | undefined;
@@ -68,14 +81,15 @@ export class GunyahKernel {
       log,
       trace: opts.trace,
       hostVmid: async () => (this.#hostVmid ??= await opts.rm().getVmid()),
-      registerVm: (vm) => {
-        const v = vm as GunyahVm;
+      registerVm: (v) => {
         this.#byVmid.set(v.vmid, v);
         return () => {
           if (this.#byVmid.get(v.vmid) === v) this.#byVmid.delete(v.vmid);
         };
       },
     };
+    this.dialect = opts.dialect ?? 'v17';
+    this.#gh = this.dialect === 'gh' ? new GhKernelDevice(this.ctx, () => this.#nextVm++) : undefined;
     this.#unsubscribe = opts.subscribe((msgId, payload) => this.#onNotification(msgId, payload));
   }
 
@@ -86,6 +100,7 @@ export class GunyahKernel {
 
   /** A new open file of `/dev/gunyah`. */
   openDevice(): KernelFile {
+    if (this.#gh) return this.#gh.openDevice();
     return {
       name: 'gunyah',
       ioctl: (request, arg, ctx) => this.#deviceIoctl(request, arg, ctx),
@@ -135,7 +150,15 @@ export class GunyahKernel {
 
   /** VMs not yet torn down. */
   get liveVms(): number {
-    return this.#vms.size;
+    return this.#vms.size + (this.#gh?.liveVms ?? 0);
+  }
+
+  /**
+   * gh_ only: pages that torn-down VMs left pinned because their MEM_RECLAIM failed (Linux
+   * leaks them too; docs/gh-dialect.md). Always 0 for v17.
+   */
+  get leakedPinnedPages(): number {
+    return this.#gh?.leakedPinnedPages ?? 0;
   }
 
   /** Consistency of the driver's own state; an empty list means all holds. */
@@ -149,6 +172,7 @@ export class GunyahKernel {
         if (a.gfn + a.pages > b.gfn) out.push(`VM ${vm.id}: bindings overlap at gfn ${b.gfn}`);
       }
     }
+    if (this.#gh) out.push(...this.#gh.checkInvariants());
     return out;
   }
 

@@ -99,6 +99,44 @@ describe('bridge wire: golden records', () => {
   });
 });
 
+describe('bridge wire: version 2 (MMAP_ANON, dialect gh)', () => {
+  it('HELLO, v2, dialect gh, pid 0x1234', () => {
+    const g = hex('47 48 42 52  02 00  02  00  34 12 00 00  00 00 00 00');
+    expect(encodeHello({ version: 2, dialect: 2, pid: 0x1234 })).toEqual(g);
+    expect(decodeHello(g)).toEqual({ version: 2, dialect: 2, pid: 0x1234 });
+  });
+
+  it('MMAP_ANON of 0x3000 bytes, prot 3, tag 5', () => {
+    const g = hex('18 00 00 00  0d  00 00 00  05 00 00 00  00 30 00 00 00 00 00 00  03 00 00 00  00 00 00 00');
+    expect(encodeRecord({ type: 'MMAP_ANON', tag: 5, length: 0x3000n, prot: 3 })).toEqual(g);
+    expect(decodeRecord(g)).toEqual({ type: 'MMAP_ANON', tag: 5, length: 0x3000n, prot: 3 });
+  });
+
+  it('MMAP_ANON_R: id 2, kind 3, 0x3000 bytes at 0x7f00_0000_2000, path "/x", tag 5', () => {
+    const g = hex(`2a 00 00 00  8d  00 00 00  05 00 00 00
+                   00 00 00 00  02 00 00 00  03  00 00 00  00 30 00 00 00 00 00 00
+                   00 20 00 00 00 7f 00 00  02 00 00 00  2f 78`);
+    const rec = { type: 'MMAP_ANON_R', tag: 5, errno: 0, id: 2, kind: 3, length: 0x3000n, addr: 0x7f00_0000_2000n, path: '/x' } as const;
+    expect(encodeRecord(rec)).toEqual(g);
+    expect(decodeRecord(g)).toEqual(rec);
+  });
+
+  it('MMAP_ANON_R refused: ENOMEM (12), every number 0, no path', () => {
+    const g = hex(`28 00 00 00  8d  00 00 00  06 00 00 00
+                   0c 00 00 00  00 00 00 00  00  00 00 00  00 00 00 00 00 00 00 00
+                   00 00 00 00 00 00 00 00  00 00 00 00`);
+    expect(decodeRecord(g)).toEqual({ type: 'MMAP_ANON_R', tag: 6, errno: 12, id: 0, kind: 0, length: 0n, addr: 0n, path: '' });
+  });
+
+  it('IOCTL GH_VM_CHECK_EXTENSION (0x4117, _IOC_SIZE 0): an immediate, the capability in arg', () => {
+    const g = hex(`20 00 00 00  05  00 00 00  03 00 00 00
+                   04 00 00 00  17 41 00 00  00 00 00 00 00 00 00 00  00  00  00 00  00 00 00 00`);
+    const rec = { type: 'IOCTL', tag: 3, fd: 4, request: 0x4117, arg: 0n, struct: undefined, blobs: [] } as const;
+    expect(encodeRecord(rec)).toEqual(g);
+    expect(decodeRecord(g)).toEqual(rec);
+  });
+});
+
 describe('bridge wire: malformed input', () => {
   const bad = (s: string): unknown => {
     try {
@@ -117,6 +155,10 @@ describe('bridge wire: malformed input', () => {
     ['struct_len not _IOC_SIZE', '20 00 00 00  05  00 00 00  02 00 00 00  03 00 00 00  02 47 10 40  00 00 00 00 00 00 00 00  01  00  00 00  00 00 00 00'],
     ['immediate with struct bytes', '21 00 00 00  05  00 00 00  02 00 00 00  03 00 00 00  00 47 00 00  00 00 00 00 00 00 00 00  00  00  00 00  01 00 00 00  00'],
     ['eventfd roles 0', '10 00 00 00  0a  00 00 00  01 00 00 00  05 00 00 00  00 00 00 00'],
+    ['MMAP_ANON reserved word not 0', '18 00 00 00  0d  00 00 00  05 00 00 00  00 30 00 00 00 00 00 00  03 00 00 00  00 01 00 00'],
+    ['MMAP_ANON without its reserved word', '14 00 00 00  0d  00 00 00  05 00 00 00  00 30 00 00 00 00 00 00  03 00 00 00'],
+    ['MMAP_ANON_R path_len past the end', '2a 00 00 00  8d  00 00 00  05 00 00 00  00 00 00 00  02 00 00 00  03  00 00 00  00 30 00 00 00 00 00 00  00 20 00 00 00 7f 00 00  03 00 00 00  2f 78'],
+    ['MMAP_ANON_R reserved byte not 0', '2a 00 00 00  8d  00 00 00  05 00 00 00  00 00 00 00  02 00 00 00  03  00 01 00  00 30 00 00 00 00 00 00  00 20 00 00 00 7f 00 00  02 00 00 00  2f 78'],
   ])('%s → WireError', (_, s) => {
     expect(bad(s)).toBeInstanceOf(WireError);
   });

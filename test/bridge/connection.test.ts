@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { BridgeError } from '../../src/bridge/bridge-client.js';
+import { BridgeError, connectBridge } from '../../src/bridge/bridge-client.js';
 import { encodeHello, encodeRecord } from '../../src/bridge/bridge-wire.js';
 import { guestProgram, HoldingCellCmd } from '../../src/guest/index.js';
 import { holdingCellCommand, runToMmio } from '../vm-mgr/support/holding-cell-driver.js';
@@ -37,21 +37,55 @@ describe('handshake', () => {
     await finish(d, []);
   });
 
-  it('unsupported version: refused naming the version spoken', async () => {
+  it('unsupported version: refused naming the versions spoken', async () => {
     const d = await startDaemon();
-    const got = await rawExchange(d.path, encodeHello({ version: 2, dialect: 1, pid: 1 }));
-    expect(reasonOf(got)).toEqual({ status: 1, reason: 'protocol version 2 not supported (this server speaks 1)' });
+    for (const version of [0, 3]) {
+      const got = await rawExchange(d.path, encodeHello({ version, dialect: 1, pid: 1 }));
+      expect(reasonOf(got)).toEqual({ status: 1, reason: `protocol version ${version} not supported (this server speaks 1 to 2)` });
+      expect(got[4]).toBe(2); // a refused WELCOME carries the newest version the daemon speaks
+    }
     const c = await d.connect(); // the daemon still serves
     await finish(d, [c]);
   });
 
-  it('dialect gh is reserved: refused; the client sees BridgeError refused', async () => {
+  it('a version-1 client is still served: WELCOME echoes version 1', async () => {
     const d = await startDaemon();
-    const { connectBridge } = await import('../../src/bridge/bridge-client.js');
+    const c = await connectBridge(d.path, { version: 1 });
+    expect(c.version).toBe(1);
+    const b = await bootVia(c);
+    expect(await holdingCellCommand(b.vcpus[0]!, HoldingCellCmd.LOOPBACK, [3n])).toBe(3n);
+    await finish(d, [c]);
+  });
+
+  it('dialect gh against a v17 daemon: refused with the reason; the client sees BridgeError refused', async () => {
+    const d = await startDaemon();
     const e = await connectBridge(d.path, { dialect: 'gh' }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BridgeError);
-    expect(e).toMatchObject({ reason: 'refused', message: expect.stringContaining('dialect gh is reserved') });
+    expect(e).toMatchObject({ reason: 'refused', message: 'dialect gh is not served here (this server serves v17; start it with --dialect gh)' });
+    expect(reasonOf(await rawExchange(d.path, encodeHello({ version: 2, dialect: 9, pid: 1 }))).reason).toBe('unknown dialect 9');
     await finish(d, []);
+  });
+
+  it('a gh_ daemon: a v17 client is refused, a gh client on version 1 is refused, a gh client on version 2 is accepted', async () => {
+    const d = await startDaemon({ dialect: 'gh' });
+    expect(d.server.dialect).toBe('gh');
+    const e = await connectBridge(d.path).catch((x: unknown) => x);
+    expect(e).toMatchObject({ reason: 'refused', message: 'dialect v17 is not served here (this server serves gh; start it with --dialect v17)' });
+    const got = await rawExchange(d.path, encodeHello({ version: 1, dialect: 2, pid: 1 }));
+    expect(reasonOf(got)).toEqual({ status: 1, reason: 'dialect gh needs protocol version 2 (the client speaks 1)' });
+    const c = await connectBridge(d.path, { dialect: 'gh' });
+    expect([c.version, c.dialect]).toEqual([2, 'gh']);
+    await finish(d, [c]);
+  });
+
+  it('listenBridge refuses to serve a dialect its emulator does not speak', async () => {
+    const { createEmulator } = await import('../../src/emulator.js');
+    const { listenBridge } = await import('../../src/bridge/bridge-server.js');
+    const emu = createEmulator({ dialect: 'gh' });
+    await expect(listenBridge(emu, { path: '/nonexistent/never-bound.sock', dialect: 'v17' })).rejects.toThrow(
+      new TypeError("the emulator's kernel speaks gh; a bridge on it cannot serve dialect v17"),
+    );
+    emu.close();
   });
 
   it('a reserved HELLO byte: refused as a malformed handshake', async () => {

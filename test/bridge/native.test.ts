@@ -4,89 +4,27 @@
  * (vmm-flows.md §2, §6) against a daemon served in this process (docs/host-bridge-protocol.md).
  * Skipped when no C compiler (`cc`) is installed.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildVmDtb } from '../../src/vmm/index.js';
-import { guestProgram } from '../../src/guest/index.js';
-import { GUEST_BASE, PAGE, finish, startDaemon, type Daemon } from './support.js';
+import { finish, startDaemon, type Daemon } from './support.js';
+import { IRQ_LABEL, ROOT, haveCc, startVmm as startWith, writeDtb, writeIrqGuest, type NativeBuild, type VmmRun } from './native-support.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const PRELOAD = join(ROOT, 'native', 'build', 'libgunyah-emu-preload.so');
-const VMM = join(ROOT, 'examples', 'c', 'build', 'sample-vmm');
+/** What `npm run build:native` makes (the first test builds it). */
+const BUILD: NativeBuild = {
+  preload: join(ROOT, 'native', 'build', 'libgunyah-emu-preload.so'),
+  vmm: join(ROOT, 'examples', 'c', 'build', 'sample-vmm'),
+};
 
-function haveCc(): boolean {
-  try {
-    execFileSync('cc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const CC = haveCc();
 if (!CC) console.warn('test/bridge/native.test.ts: skipped, no C compiler (cc) on PATH');
 
-/** The sample VMM's DTB: one vCPU, 4 pages at 0x8000_0000 (image, DTB, stack, spare). */
-function writeDtb(d: Daemon): string {
-  const p = join(d.dir, 'vm.dtb');
-  writeFileSync(p, buildVmDtb({ vcpus: 1, memory: [{ base: GUEST_BASE, size: BigInt(4 * PAGE) }], doorbells: [] }));
-  return p;
-}
-
-interface VmmRun {
-  readonly child: ReturnType<typeof spawn>;
-  readonly done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
-  /** Resolves once stdout contains `text`. */
-  saw(text: string): Promise<void>;
-}
-
 function startVmm(d: Daemon, args: string[]): VmmRun {
-  const child = spawn(VMM, args, { env: { ...process.env, LD_PRELOAD: PRELOAD, GUNYAH_EMU_SOCKET: d.path }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const watchers: Array<{ text: string; resolve(): void }> = [];
-  child.stdout.on('data', (b: Buffer) => {
-    stdout += b.toString();
-    for (const w of watchers) if (stdout.includes(w.text)) w.resolve();
-  });
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return {
-    child,
-    done,
-    saw: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (stdout.includes(text)) return resolve();
-        watchers.push({ text, resolve });
-        void done.then((r) => reject(new Error(`the VMM ended (${r.code ?? r.signal}) before printing "${text}": ${r.stdout}${r.stderr}`)));
-      }),
-  };
+  return startWith(d, BUILD, args);
 }
 
 function runVmm(d: Daemon, args: string[]): VmmRun['done'] {
   return startVmm(d, args).done;
-}
-
-const IRQ_LABEL = 0x2a;
-const IRQ_LINE = 10;
-
-/** A guest program that stores 1 at 0x6000, sleeps until the doorbell's SPI, stores 2; its DTB. */
-function writeIrqGuest(d: Daemon): { dtb: string; img: string } {
-  const image = guestProgram().mmioWrite(0x6000n, 8, 1).wfi().expect(32 + IRQ_LINE).mmioWrite(0x6000n, 8, 2).spin().build();
-  const pages = Math.ceil(image.length / PAGE) + 3;
-  const dtb = join(d.dir, 'irq.dtb');
-  const img = join(d.dir, 'irq.img');
-  writeFileSync(dtb, buildVmDtb({ vcpus: 1, memory: [{ base: GUEST_BASE, size: BigInt(pages * PAGE) }], doorbells: [{ label: IRQ_LABEL, line: IRQ_LINE }] }));
-  writeFileSync(img, image);
-  return { dtb, img };
 }
 
 describe.skipIf(!CC)('sample VMM in C through the LD_PRELOAD shim', () => {

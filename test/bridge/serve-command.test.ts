@@ -26,7 +26,7 @@ describe('gunyah-emu serve', () => {
       listening();
     });
     await up;
-    expect(lines[0]).toMatch(/^gunyah-emu host bridge \(protocol 1, dialect v17\) listening on .*s\.sock; backing files in /);
+    expect(lines[0]).toMatch(/^gunyah-emu host bridge \(protocol 2, dialect v17\) listening on .*s\.sock; backing files in /);
     const c = await connectBridge(socket);
     const b = await bootVia(c);
     expect(await holdingCellCommand(b.vcpus[0]!, HoldingCellCmd.LOOPBACK, [5n])).toBe(5n);
@@ -34,6 +34,29 @@ describe('gunyah-emu serve', () => {
     expect(await done).toBe(0);
     expect(existsSync(socket)).toBe(false);
     expect(c.lastError ?? 'server shutting down').toBe('server shutting down');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--dialect gh: the emulator speaks gh_, and only gh clients are accepted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-serve-test-'));
+    const socket = join(dir, 's.sock');
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    let listening!: (line: string) => void;
+    const up = new Promise<string>((r) => (listening = r));
+    const done = runServe({ socket, seed: 3, dialect: 'gh', shmDir: dir, logLevel: 'silent' }, stopped, (s) => listening(s));
+    expect(await up).toMatch(/^gunyah-emu host bridge \(protocol 2, dialect gh\) listening on /);
+    await expect(connectBridge(socket)).rejects.toMatchObject({ reason: 'refused', message: expect.stringContaining('dialect v17 is not served here') });
+    const c = await connectBridge(socket, { dialect: 'gh' });
+    // GH_CREATE_VM, then nr 0x8 (v17's CREATE_GUEST_MEM): ENOTTY in gh_ (README.md §Dialects).
+    const dev = c.open('/dev/gunyah');
+    const vm = await c.ioctl(dev, 0x4700, 0);
+    expect(vm).toBeGreaterThan(dev);
+    const args = c.malloc(64);
+    await expect(c.ioctl(dev, 0x4040_4708, args)).rejects.toMatchObject({ code: 'ENOTTY' });
+    stop();
+    expect(await done).toBe(0);
+    expect(existsSync(socket)).toBe(false);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -15,6 +15,7 @@ import {
   VM_STOP_REQ,
   VM_GET_STATE_REPLY,
   VM_GET_HYP_RESOURCES_REPLY,
+  VM_SET_FIRMWARE_MEM_REQ,
   type HypResourceEntry,
   type VmGetStateReply,
 } from '../wire/vm-mgmt.js';
@@ -99,6 +100,14 @@ export class RmCalls {
   }
   vmSetAddressLayout(vmid: number, rangeId: number, base: bigint, size: bigint, opts?: RmCallOptions): Promise<void> {
     return this.#std(RmMsgId.VM_SET_ADDRESS_LAYOUT, VM_SET_ADDRESS_LAYOUT_REQ.encode({ vmid, rangeId, base, size }), opts);
+  }
+  /**
+   * VM_SET_FIRMWARE_MEM (0x56000032): the protected VM's firmware is `fwSize` bytes at
+   * `fwOffset` in parcel `fwHandle` (the v14-era Android driver, rm-rpc.md §12.1). Error replies
+   * carry a hypervisor error word after the RM error; the RM error alone decides the errno.
+   */
+  vmSetFirmwareMem(vmid: number, fwHandle: number, fwOffset: bigint, fwSize: bigint, opts?: RmCallOptions): Promise<void> {
+    return this.#std(RmMsgId.VM_SET_FIRMWARE_MEM, VM_SET_FIRMWARE_MEM_REQ.encode({ vmid, fwHandle, fwOffset, fwSize }), opts);
   }
   async vmGetState(vmid: number, opts?: RmCallOptions): Promise<VmGetStateReply> {
     return VM_GET_STATE_REPLY.decode(await this.client.call(RmMsgId.VM_GET_STATE, VMID_REQ.encode({ vmid }), opts));

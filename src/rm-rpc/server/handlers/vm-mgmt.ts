@@ -12,6 +12,11 @@
  * with the overlay written in place, then absorbed as the VM's memory; docs/decisions.md B3,
  * B12; vm-image-map.ts). A refused accept is NORESOURCE and INIT_FAILED (rm-rpc.md §12.1).
  *
+ * The boot vCPU's entry: the boot context's PC and X0 when Linux set them (VM_SET_CONTEXT);
+ * without a PC, the image's entry, as the v14-era RM did for drivers that send no boot context:
+ * PC = the image parcel's IPA + image_offset, X0 = the DTB's IPA (parcel IPA + dt_offset) unless
+ * X0 was set (docs/decisions.md B13, unverified).
+ *
  * The hypervisor side: VM_START binds the VM's vIRQs and starts its boot vCPU (`hyp.startVm`);
  * every exit of a VM (VM_EXIT, forced VM_STOP, a guest-caused halt the hypervisor reports)
  * stops its vCPUs (`hyp.stopVm`); VM_DEALLOCATE forgets the hypervisor's per-VM state.
@@ -60,6 +65,24 @@ import { require, RmRefusal } from './refusal.js';
 import { ownedOr, vmOr } from './vm-lookup.js';
 import { startResetCleanup } from './vm-reset.js';
 import { absorbVmImage, placeVmImage } from '../vm-image-map.js';
+
+/** Boot-context keys (register set << 8 | index): X0 and PC. */
+const BOOT_REG_X0 = 0x000;
+const BOOT_REG_PC = 0x100;
+
+/**
+ * The boot registers VM_START hands the hypervisor: the VM's boot context, and when it has no
+ * PC, the image's entry (PC = image IPA + image_offset) with X0 = the DTB's IPA unless X0 was
+ * set (B13). Call before the image is placed (it reads the IPA VM_INIT chose).
+ */
+export function bootRegisters(vm: RmVm): ReadonlyMap<number, bigint> {
+  if (vm.bootContext.has(BOOT_REG_PC) || vm.bootImage === undefined || vm.image === undefined) return vm.bootContext;
+  const ipa = BigInt(vm.bootImage.ipa);
+  const regs = new Map(vm.bootContext);
+  regs.set(BOOT_REG_PC, BigInt.asUintN(64, ipa + vm.image.imageOffset));
+  if (!regs.has(BOOT_REG_X0)) regs.set(BOOT_REG_X0, BigInt.asUintN(64, ipa + vm.image.dtOffset));
+  return regs;
+}
 
 /** The RM keeps at most this many bytes of a crash message (rm-rpc.md §12.1). */
 export const VM_MAX_CRASH_MSG_LEN = 192;
@@ -175,6 +198,7 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
       ctx.setState(vm, VmStatus.INIT_FAILED);
       throw new RmRefusal('NORESOURCE', `${vcpus} vCPUs but ${ctx.hyp.cpus} physical cores`);
     }
+    const bootRegs = bootRegisters(vm);
     try {
       // The image goes into the VM now (docs/decisions.md B3); a refused accept is a resource
       // set-up failure, and nothing of the start stays.
@@ -185,8 +209,9 @@ export function registerVmMgmtHandlers(ctx: RmContext, reg: Register): void {
     }
     absorbVmImage(ctx, vm);
     bindVmVirqs(ctx, vm);
-    // The boot vCPU (lowest affinity index) starts at the boot context's PC with its X0.
-    ctx.hyp.startVm(vm.vmid, { bootRegs: vm.bootContext });
+    // The boot vCPU (lowest affinity index) starts at the boot context's PC with its X0, or at
+    // the image's entry (B13).
+    ctx.hyp.startVm(vm.vmid, { bootRegs });
     ctx.setState(vm, VmStatus.RUNNING);
     return OK;
   });

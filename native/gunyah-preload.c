@@ -19,6 +19,10 @@
  * userspace_addr rewritten to the emulated address. From then on the range is a bridged mapping
  * like guest memory in v17: synced at every request, its lent pages a real SIGBUS.
  *
+ * Replies are not trusted: every length taken from one is checked against the record in 64-bit
+ * arithmetic before a byte is read, a reply shorter than its fixed layout is EIO, and a daemon fd
+ * that cannot be given a number of this process is closed again (test/bridge/native-wire.test.ts).
+ *
  * Only libc and pthread. Calls on fds this library did not make go to libc through
  * dlsym(RTLD_NEXT) untouched.
  */
@@ -341,6 +345,13 @@ static int reply_errno(const unsigned char *r, uint32_t rlen) {
   return 0;
 }
 
+/* A reply shorter than its fixed layout: EIO. Returns 0 when `rlen` holds `need` bytes. */
+static int reply_short(uint32_t rlen, uint32_t need) {
+  if (rlen >= need) return 0;
+  errno = EIO;
+  return -1;
+}
+
 static int is_remote(int fd) {
   if (fd < 0 || fd >= MAX_FDS) return 0;
   pthread_mutex_lock(&S.lock);
@@ -349,11 +360,23 @@ static int is_remote(int fd) {
   return k;
 }
 
-/* Reserve a real fd number standing for a daemon fd. */
+/* CLOSE of a daemon fd, the reply dropped (a clean-up after a failure). errno is kept. */
+static void drop_remote_fd(int rfd) {
+  int e = errno;
+  unsigned char b[4];
+  uint32_t rlen;
+  put32(b, (uint32_t)rfd);
+  free(transact(T_CLOSE, b, 4, 1, &rlen));
+  errno = e;
+}
+
+/* Reserve a real fd number standing for a daemon fd. When no number can be had (EMFILE, or
+ * the table is full) the daemon fd is closed again, so the object it holds (a VM, a vCPU) does
+ * not outlive the failed call in the daemon. */
 static int install_remote(int rfd, int newfd_kind, const char *gmem_path, int cloexec) {
   int lfd = S.r_open("/dev/null", O_RDWR | (cloexec ? O_CLOEXEC : 0));
-  if (lfd < 0) return -1;
-  if (lfd >= MAX_FDS) { S.r_close(lfd); errno = EMFILE; return -1; }
+  if (lfd < 0) { drop_remote_fd(rfd); return -1; }
+  if (lfd >= MAX_FDS) { S.r_close(lfd); errno = EMFILE; drop_remote_fd(rfd); return -1; }
   pthread_mutex_lock(&S.lock);
   struct fd_ent *e = &S.fds[lfd];
   memset(e, 0, sizeof *e);
@@ -449,7 +472,7 @@ static int bridge_open(const char *path, int flags) {
   uint32_t rlen;
   unsigned char *r = transact(T_OPEN, b, (uint32_t)(8 + pl), 1, &rlen);
   if (!r) return -1;
-  if (reply_errno(r, rlen) < 0) { free(r); return -1; }
+  if (reply_errno(r, rlen) < 0 || reply_short(rlen, 8) < 0) { free(r); return -1; }
   int rfd = (int32_t)get32(r + 4);
   free(r);
   return install_remote(rfd, 0, NULL, flags & O_CLOEXEC);
@@ -496,7 +519,8 @@ static int bridge_run(int rfd) {
   if (!r) return -1;
   if (rlen < 12) { free(r); errno = EIO; return -1; }
   uint32_t mlen = get32(r + 8);
-  if (page && mlen > 0 && 12 + mlen <= rlen) memcpy(page, r + 12, mlen < RUN_BYTES ? mlen : RUN_BYTES);
+  /* INVARIANT: m bytes follow the 12-byte head (64-bit sum: m comes from the wire). */
+  if (page && mlen > 0 && 12 + (uint64_t)mlen <= rlen) memcpy(page, r + 12, mlen < RUN_BYTES ? mlen : RUN_BYTES);
   int res = (int32_t)get32(r + 4);
   int rc = reply_errno(r, rlen) < 0 ? -1 : res;
   free(r);
@@ -576,8 +600,9 @@ static int convert_user_range(uint64_t uaddr, uint64_t size, uint64_t *emu) {
   char *path = (32 + (uint64_t)plen <= rlen) ? strndup((const char *)r + 32, plen) : NULL;
   free(r);
   int err = 0;
-  int f = path ? S.r_open(path, O_RDWR | O_CLOEXEC) : -1;
-  if (f < 0 || mlen < size) err = f < 0 ? errno : EIO;
+  int f = -1;
+  if (!path || mlen < size) err = EIO; /* no path inside the reply, or a mapping too short */
+  else if ((f = S.r_open(path, O_RDWR | O_CLOEXEC)) < 0) err = errno;
   /* The VMM's bytes go into the file: the daemon pulls them into the emulator at the next request. */
   for (uint64_t done = 0; !err && done < size;) {
     ssize_t w = pwrite(f, (const unsigned char *)(uintptr_t)uaddr + done, (size_t)(size - done), (off_t)done);
@@ -664,11 +689,15 @@ static int bridge_ioctl(int fd, unsigned long request, void *argp) {
   int result = (int32_t)get32(r + 4);
   int nk = r[8];
   uint32_t out_len = get32(r + 12), path_len = get32(r + 24);
-  if (size > 0 && is_read && out_len == size && 28 + out_len <= rlen) memcpy(argp, r + 28, size);
+  /* INVARIANT: out and path lie inside the reply; the sums are 64-bit (both lengths come from
+   * the wire, and a 32-bit sum could wrap past the check). */
+  uint64_t out_end = 28 + (uint64_t)out_len, path_end = out_end + path_len;
+  if (size > 0 && is_read && out_len == size && out_end <= rlen) memcpy(argp, r + 28, size);
   if (nk != 0) {
     char path[4097] = { 0 };
-    if (path_len > 0 && path_len < sizeof path && 28 + out_len + path_len <= rlen) memcpy(path, r + 28 + out_len, path_len);
-    int lfd = install_remote(result, nk, path_len ? path : NULL, 1);
+    int have_path = path_len > 0 && path_len < sizeof path && path_end <= rlen;
+    if (have_path) memcpy(path, r + out_end, path_len);
+    int lfd = install_remote(result, nk, have_path ? path : NULL, 1);
     free(r);
     return lfd;
   }
@@ -703,7 +732,16 @@ void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
   int kind = r[8];
   uint64_t mlen = get64(r + 12), foff = get64(r + 20);
   uint32_t dlen = get32(r + 28);
-  if (32 + dlen > rlen) dlen = 0;
+  /* INVARIANT: data_len bytes follow the 32-byte head (64-bit sum: data_len is from the wire). */
+  if (32 + (uint64_t)dlen > rlen) dlen = 0;
+  if (kind != MAP_KIND_FILE && kind != MAP_KIND_PRIVATE) {
+    /* Not an answer MMAP can have (ANON is MMAP_ANON's): give the mapping back, EIO. */
+    free(r);
+    unsigned char u[4]; put32(u, id);
+    free(transact(T_MUNMAP, u, 4, 1, &rlen));
+    errno = EIO;
+    return MAP_FAILED;
+  }
   int fixed = flags & MAP_FIXED;
   unsigned char *p = MAP_FAILED;
   char *path = NULL;
@@ -830,7 +868,7 @@ static int bridge_dup(int fd, int cloexec) {
   uint32_t rlen;
   unsigned char *r = transact(T_DUP, b, 4, 1, &rlen);
   if (!r) { free(gp); return -1; }
-  if (reply_errno(r, rlen) < 0) { free(r); free(gp); return -1; }
+  if (reply_errno(r, rlen) < 0 || reply_short(rlen, 8) < 0) { free(r); free(gp); return -1; }
   int nfd = (int32_t)get32(r + 4);
   free(r);
   int lfd = install_remote(nfd, nk, gp, cloexec);

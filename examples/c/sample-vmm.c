@@ -139,7 +139,8 @@ static int vcpu_fd;
 static struct gunyah_vcpu_run *run;
 static int gh; /* --dialect gh */
 
-#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "sample-vmm: " __VA_ARGS__); fprintf(stderr, " (errno %d %s)\n", errno, strerror(errno)); exit(1); } } while (0)
+/* On failure: the message, then the errno the failed call left (saved first: fprintf may change it). */
+#define CHECK(cond, ...) do { if (!(cond)) { int e_ = errno; fprintf(stderr, "sample-vmm: " __VA_ARGS__); fprintf(stderr, " (errno %d %s)\n", e_, strerror(e_)); exit(1); } } while (0)
 
 static uint64_t mmio_data(void) { uint64_t v; memcpy(&v, run->mmio.data, 8); return v; }
 
@@ -184,12 +185,16 @@ static void *ring_later(void *p) {
   return NULL;
 }
 
+/* The whole of a DTB or image file, at most MAX_FILE bytes (a larger one is refused, not cut). */
+#define MAX_FILE 65536u
 static unsigned char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   CHECK(f != NULL, "cannot open %s", path);
-  unsigned char *buf = malloc(65536);
+  unsigned char *buf = malloc(MAX_FILE + 1);
   CHECK(buf != NULL, "out of memory");
-  *len = fread(buf, 1, 65536, f);
+  *len = fread(buf, 1, MAX_FILE + 1, f);
+  CHECK(!ferror(f), "cannot read %s", path);
+  CHECK(*len <= MAX_FILE, "%s is larger than %u bytes", path, MAX_FILE);
   fclose(f);
   return buf;
 }

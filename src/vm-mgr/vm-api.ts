@@ -144,7 +144,7 @@ export interface VmHandle {
   /** Linux status (LinuxVmStatus). */
   readonly status: number;
   readonly exitInfo: VmExitInfo;
-  /** Allocated VMID, or 0xFFFF before start. */
+  /** Allocated VMID: v17 from its start (0xFFFF before), gh_ from CREATE_VM. */
   readonly vmid: number;
   /**
    * Add a ticket (type, label); it takes any unowned resource with the same key at once.

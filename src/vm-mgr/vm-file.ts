@@ -4,7 +4,8 @@
  * Reference: uapi.md §2 (request numbers), §3 (argument structs), §6.2 (the VM fd's validation
  * table: SET_DTB_CONFIG with QUIRK K1, START with K12, ADD/REMOVE_FUNCTION, MAP_MEM,
  * SET_BOOT_CONTEXT with K3, K4, K5), §8.1 (function framework: REMOVE compares only arguments
- * of the type's exact size and removes every match).
+ * of the type's exact size and removes every match; the part both dialects share is
+ * vm-functions.ts).
  */
 import { ErrnoError } from '../shared/errno.js';
 import type { IoctlContext, KernelFile } from '../host/kernel-file.js';
@@ -20,13 +21,12 @@ import {
   GUNYAH_VM_SET_DTB_CONFIG,
   GUNYAH_VM_START,
 } from './uapi/ioctls.js';
-import { GUNYAH_FN_MAX_ARG_SIZE as FN_MAX_ARG_SIZE } from './uapi/constants.js';
-import { SIZEOF, decodeFnDesc, decodeMapMemArgs, decodeVmBootContext, decodeVmDtbConfig } from './uapi/structs.js';
+import { SIZEOF, decodeMapMemArgs, decodeVmBootContext, decodeVmDtbConfig } from './uapi/structs.js';
+import { endBeyondU64 } from './u64-range.js';
+import { addFunction, removeFunction, type RemoveRules } from './vm-functions.js';
 
-/** Above this, the kernel's allocation for REMOVE_FUNCTION's copy fails (ENOMEM). */
-const KMALLOC_MAX = 4 * 1024 * 1024;
-const U64_MAX = (1n << 64n) - 1n;
-
+/** v17 REMOVE_FUNCTION: the instance's own compare (uapi.md §8.1); arg_size 0 matches nothing. */
+const V17_REMOVE: RemoveRules = { emptyArgRemovesNothing: false, matches: (_ft, inst, _added, arg) => inst.matches(arg) };
 
 export class VmFile implements KernelFile {
   readonly name = 'gunyah-vm';
@@ -38,7 +38,7 @@ export class VmFile implements KernelFile {
       case GUNYAH_VM_SET_DTB_CONFIG: {
         const { guestPhysAddr: gpa, size } = decodeVmDtbConfig(ctx.user.copyFromUser(arg, SIZEOF.gunyah_vm_dtb_config));
         // QUIRK K1: the overflow check adds in u64 and never fires.
-        if (!vm.quirks.k1DtbConfigOverflowUnchecked && gpa + size > U64_MAX) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + size overflows');
+        if (!vm.quirks.k1DtbConfigOverflowUnchecked && endBeyondU64(gpa, size)) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + size overflows');
         vm.dtbConfig = { gpa, size };
         return 0;
       }
@@ -48,9 +48,9 @@ export class VmFile implements KernelFile {
         return 0;
       }
       case GUNYAH_VM_ADD_FUNCTION:
-        return this.#addFunction(arg, ctx);
+        return addFunction(vm, arg, ctx);
       case GUNYAH_VM_REMOVE_FUNCTION:
-        return this.#removeFunction(arg, ctx);
+        return removeFunction(vm, arg, ctx, V17_REMOVE);
       case GUNYAH_VM_MAP_MEM:
         return mapMem(vm, decodeMapMemArgs(ctx.user.copyFromUser(arg, SIZEOF.gunyah_map_mem_args)), (fd) => ctx.fget(fd));
       case GUNYAH_VM_SET_BOOT_CONTEXT: {
@@ -72,39 +72,6 @@ export class VmFile implements KernelFile {
       default:
         throw new ErrnoError('ENOTTY', `VM fd ioctl 0x${(request >>> 0).toString(16)}`);
     }
-  }
-
-  async #addFunction(arg: bigint, ctx: IoctlContext): Promise<number> {
-    const vm = this.vm;
-    const { type, argSize, arg: argPtr } = decodeFnDesc(ctx.user.copyFromUser(arg, SIZEOF.gunyah_fn_desc));
-    if (argSize > FN_MAX_ARG_SIZE) throw new ErrnoError('EINVAL', `arg_size ${argSize} > ${FN_MAX_ARG_SIZE}`);
-    const fnArg = argSize === 0 ? new Uint8Array(0) : ctx.user.copyFromUser(argPtr, argSize);
-    return vm.fnLock.add(async () => {
-      const ft = vm.k.functionTypes.get(type);
-      if (!ft) throw new ErrnoError('ENOENT', `function type ${type} is not registered`);
-      const inst = await ft.bind(vm, fnArg, ctx);
-      vm.functions.push(inst);
-      vm.k.trace?.emit({ kind: 'kernel.function-added', vm: vm.id, type, result: inst.result });
-      return inst.result;
-    });
-  }
-
-  async #removeFunction(arg: bigint, ctx: IoctlContext): Promise<number> {
-    const vm = this.vm;
-    const { type, argSize, arg: argPtr } = decodeFnDesc(ctx.user.copyFromUser(arg, SIZEOF.gunyah_fn_desc));
-    if (argSize > KMALLOC_MAX) throw new ErrnoError('ENOMEM', `arg_size ${argSize}`);
-    const fnArg = argSize === 0 ? new Uint8Array(0) : ctx.user.copyFromUser(argPtr, argSize);
-    return vm.fnLock.add(async () => {
-      const ft = vm.k.functionTypes.get(type);
-      const matches = vm.functions.filter((f) => f.type === type && ft !== undefined && fnArg.length === ft.argSize && f.matches(fnArg));
-      if (matches.length === 0) throw new ErrnoError('ENOENT', `no function of type ${type} matches`);
-      for (const f of matches) {
-        vm.functions.splice(vm.functions.indexOf(f), 1);
-        await f.unbind();
-      }
-      vm.k.trace?.emit({ kind: 'kernel.function-removed', vm: vm.id, type, count: matches.length });
-      return 0;
-    });
   }
 
   release(): Promise<void> {

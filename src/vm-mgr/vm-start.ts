@@ -8,7 +8,7 @@
  * K21), vmm-flows.md §8 (the fault-injection points are exactly these RM calls).
  */
 import { ErrnoError } from '../shared/errno.js';
-import { isRmError } from './rm-errors.js';
+import { asErrno } from './rm-errors.js';
 import { AddressRangeId, AuthType } from '../rm-rpc/wire/enums.js';
 import { buildDtbParcel } from './dtb-parcel.js';
 import { isLend } from './guest-mem.js';
@@ -21,11 +21,6 @@ export function virqTranslatable(virq: number): boolean {
   return virq === 0 || (virq >= 32 && virq <= 1019) || (virq >= 4096 && virq <= 5119);
 }
 
-/** RM errors arrive as RmError (with Linux's errno) or ErrnoError; both become ErrnoError. */
-function asErrno(err: unknown): unknown {
-  if (isRmError(err)) return new ErrnoError(err.errno, err.message, { cause: err });
-  return err;
-}
 
 /** The start sequence (§8.2). Resolves when the VM runs; rejects with the failing step's errno. */
 export async function startSequence(vm: GunyahVm): Promise<void> {

@@ -10,6 +10,7 @@
  */
 import { PAGE_SIZE } from './page-allocator.js';
 import { reclaimRange } from './demand-paging.js';
+import { unbindAllFunctions } from './vm-functions.js';
 import { LinuxVmStatus } from './vm-api.js';
 import type { GunyahVm } from './vm.js';
 
@@ -47,16 +48,7 @@ async function teardownLocked(vm: GunyahVm): Promise<void> {
     }
   }
   // 3. Unbind every function instance.
-  await vm.fnLock.add(async () => {
-    while (vm.functions.length > 0) {
-      const f = vm.functions.pop()!;
-      try {
-        await f.unbind();
-      } catch (err) {
-        log.warn({ err }, 'function unbind failed during teardown');
-      }
-    }
-  });
+  await unbindAllFunctions(vm, log);
   // 4. Every binding: reclaim its range from the guest, then drop it.
   for (const b of [...vm.bindings]) {
     const r = reclaimRange(vm, b.gfn, b.pages);

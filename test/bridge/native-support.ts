@@ -54,8 +54,11 @@ export interface VmmRun {
   saw(text: string): Promise<void>;
 }
 
-/** Start the sample VMM with the preload library against `d` (killed after 20 s). */
-export function startVmm(d: Daemon, build: NativeBuild, args: string[], env: Record<string, string> = {}): VmmRun {
+/**
+ * Start the sample VMM (or another program, `build.vmm`) with the preload library against the
+ * daemon listening at `d.path` (killed after 20 s). `build.preload` is the LD_PRELOAD value.
+ */
+export function startVmm(d: Pick<Daemon, 'path'>, build: NativeBuild, args: string[], env: Record<string, string> = {}): VmmRun {
   const child = spawn(build.vmm, args, {
     env: { ...process.env, LD_PRELOAD: build.preload, GUNYAH_EMU_SOCKET: d.path, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@
  * Skipped when no C compiler (`cc`) is installed.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finish, startDaemon, type Daemon } from './support.js';
@@ -50,6 +51,17 @@ describe.skipIf(!CC)('sample VMM in C through the LD_PRELOAD shim', () => {
     expect(d.emu.kernel.liveVms).toBe(0);
     const rm = await d.emu.rm.control.inspect();
     expect(rm.vms.map((v) => v.vmid).filter((v) => v !== 3)).toEqual([]);
+    await finish(d, []);
+  }, 30_000);
+
+  it('a DTB file over 64 KiB is refused by name, not cut short (exit 1 before /dev/gunyah is opened)', async () => {
+    const d = await startDaemon();
+    const big = join(d.dir, 'big.dtb');
+    writeFileSync(big, Buffer.concat([readFileSync(writeDtb(d)), Buffer.alloc(65536)]));
+    const r = await runVmm(d, [big]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.startsWith(`sample-vmm: ${big} is larger than 65536 bytes (errno `)).toBe(true);
+    expect(r.stdout).toBe('');
     await finish(d, []);
   }, 30_000);
 

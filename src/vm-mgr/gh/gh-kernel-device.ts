@@ -11,7 +11,7 @@
  */
 import type { IoctlContext, KernelFile } from '../../host/kernel-file.js';
 import { ErrnoError } from '../../shared/errno.js';
-import { isRmError } from '../rm-errors.js';
+import { asErrno } from '../rm-errors.js';
 import type { KernelContext } from '../kernel-context.js';
 import { GH_CREATE_VM } from './gh-uapi.js';
 import { ghStartSequence } from './gh-start.js';
@@ -48,8 +48,7 @@ export class GhKernelDevice {
     try {
       vmid = await this.#k.rm().allocVmid(0);
     } catch (err) {
-      if (isRmError(err)) throw new ErrnoError(err.errno, err.message, { cause: err });
-      throw err;
+      throw asErrno(err);
     }
     const vm = new GhVm(this.#k, this.#nextVm(), vmid, {
       start: ghStartSequence,

@@ -20,17 +20,12 @@
  * (docs/gh-dialect.md).
  */
 import { ErrnoError } from '../../shared/errno.js';
-import { isRmError } from '../rm-errors.js';
+import { asErrno } from '../rm-errors.js';
 import { LinuxVmStatus, type VmResource } from '../vm-api.js';
 import { virqTranslatable } from '../vm-start.js';
 import { GhVmAuth } from './gh-uapi.js';
 import type { GhVm } from './gh-vm.js';
 
-/** RM errors carry Linux's errno remap (rm-rpc.md §14.2); both kinds become ErrnoError. */
-function asErrno(err: unknown): unknown {
-  if (isRmError(err)) return new ErrnoError(err.errno, err.message, { cause: err });
-  return err;
-}
 
 /**
  * Run the start sequence if the VM is in LOAD (call under the status lock).

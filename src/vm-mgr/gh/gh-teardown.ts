@@ -19,6 +19,7 @@
  */
 import type { RmCalls } from '../../rm-rpc/client/rm-calls.js';
 import { LinuxVmStatus } from '../vm-api.js';
+import { unbindAllFunctions } from '../vm-functions.js';
 import type { GhVm } from './gh-vm.js';
 
 export async function ghTeardown(vm: GhVm): Promise<void> {
@@ -44,16 +45,7 @@ async function teardownLocked(vm: GhVm): Promise<void> {
     await vm.waitFor(() => vm.status !== S.RUNNING);
   }
   // 2. Functions, then the resources.
-  await vm.fnLock.add(async () => {
-    while (vm.functions.length > 0) {
-      const f = vm.functions.pop()!;
-      try {
-        await f.inst.unbind();
-      } catch (err) {
-        log.warn({ err }, 'function unbind failed during teardown');
-      }
-    }
-  });
+  await unbindAllFunctions(vm, log);
   vm.tickets.freeAllResources();
   // 3. Reset (not for a VM that never left LOAD).
   if (vm.status !== S.LOAD && vm.status !== S.RESET && rm) {

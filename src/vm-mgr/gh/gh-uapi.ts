@@ -187,6 +187,5 @@ export function encodeGhFwConfig(a: GhFwConfig): Uint8Array {
   return out;
 }
 
-/** `gh_fn_desc` and `gh_vm_dtb_config` have the v17 sizes (README.md §Dialects: same structs). */
-export const GH_SIZEOF_FN_DESC = SIZEOF.gunyah_fn_desc;
+/** `gh_vm_dtb_config` has the v17 size (README.md §Dialects: same struct). */
 export const GH_SIZEOF_DTB_CONFIG = SIZEOF.gunyah_vm_dtb_config;

@@ -19,7 +19,8 @@
 import type { IoctlContext, PinnedPages } from '../../host/kernel-file.js';
 import { MemType } from '../../rm-rpc/wire/enums.js';
 import { ErrnoError } from '../../shared/errno.js';
-import { isRmError } from '../rm-errors.js';
+import { asErrno } from '../rm-errors.js';
+import { endBeyondU64, pageAligned } from '../u64-range.js';
 import { PAGE_SIZE } from '../page-allocator.js';
 import type { GhRegion, GhVm } from './gh-vm.js';
 import {
@@ -31,18 +32,16 @@ import {
   decodeGhUserMemRegion,
 } from './gh-uapi.js';
 
-const PAGE = BigInt(PAGE_SIZE);
-const U64_MAX = (1n << 64n) - 1n;
 /** More pages than this cannot be pinned in one call (pin_user_pages takes an int count). */
 const MAX_PIN_PAGES = 0x7fff_ffff;
 
 /** RM ACL rights of a region's flags: R 4, W 2, X 1 (rm-rpc.md §12.5). */
-export function aclRights(flags: number): number {
+function aclRights(flags: number): number {
   return (flags & GH_MEM_ALLOW_READ ? 4 : 0) | (flags & GH_MEM_ALLOW_WRITE ? 2 : 0) | (flags & GH_MEM_ALLOW_EXEC ? 1 : 0);
 }
 
 /** SGL of `pas` (4 KiB pages in order): each run of physically contiguous pages is one entry. */
-export function mergeSgl(pas: readonly number[]): Array<{ address: bigint; size: bigint }> {
+function mergeSgl(pas: readonly number[]): Array<{ address: bigint; size: bigint }> {
   const out: Array<{ address: bigint; size: bigint }> = [];
   let start = -1;
   let len = 0;
@@ -68,16 +67,16 @@ export function mergeSgl(pas: readonly number[]): Array<{ address: bigint; size:
 export async function addUserRegion(vm: GhVm, arg: bigint, ctx: IoctlContext, lend: boolean): Promise<number> {
   const r = decodeGhUserMemRegion(ctx.user.copyFromUser(arg, GH_SIZEOF.gh_userspace_memory_region));
   if ((r.flags & ~GH_MEM_VALID_FLAGS) !== 0) throw new ErrnoError('EINVAL', `region flags 0x${(r.flags >>> 0).toString(16)}`);
-  if (r.memorySize === 0n || r.memorySize % PAGE !== 0n) throw new ErrnoError('EINVAL', `memory_size 0x${r.memorySize.toString(16)} is 0 or not page aligned`);
-  if (r.userspaceAddr % PAGE !== 0n) throw new ErrnoError('EINVAL', 'userspace_addr not page aligned');
-  if (r.guestPhysAddr % PAGE !== 0n) throw new ErrnoError('EINVAL', 'guest_phys_addr not page aligned');
-  if (r.guestPhysAddr + r.memorySize > U64_MAX) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + memory_size overflows');
+  if (r.memorySize === 0n || !pageAligned(r.memorySize)) throw new ErrnoError('EINVAL', `memory_size 0x${r.memorySize.toString(16)} is 0 or not page aligned`);
+  if (!pageAligned(r.userspaceAddr)) throw new ErrnoError('EINVAL', 'userspace_addr not page aligned');
+  if (!pageAligned(r.guestPhysAddr)) throw new ErrnoError('EINVAL', 'guest_phys_addr not page aligned');
+  if (endBeyondU64(r.guestPhysAddr, r.memorySize)) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + memory_size overflows');
   return vm.memLock.add(async () => {
     if (vm.regions.some((x) => x.label === r.label)) throw new ErrnoError('EEXIST', `a region with label ${r.label} exists`);
     const end = r.guestPhysAddr + r.memorySize;
     const clash = vm.regions.find((x) => r.guestPhysAddr < x.gpa + x.size && x.gpa < end);
     if (clash) throw new ErrnoError('EEXIST', `the guest range overlaps region ${clash.label}`);
-    const pages = r.memorySize / PAGE;
+    const pages = r.memorySize / BigInt(PAGE_SIZE);
     if (pages > BigInt(MAX_PIN_PAGES)) throw new ErrnoError('EFAULT', `cannot pin ${pages} pages`);
     const pinned = pin(ctx, r.userspaceAddr, Number(pages), (r.flags & GH_MEM_ALLOW_WRITE) !== 0);
     let acl: Array<{ vmid: number; rights: number }>;
@@ -86,8 +85,7 @@ export async function addUserRegion(vm: GhVm, arg: bigint, ctx: IoctlContext, le
       if (!lend) acl.push({ vmid: await vm.k.hostVmid(), rights: 7 });
     } catch (err) {
       pinned.unpin();
-      if (isRmError(err)) throw new ErrnoError(err.errno, err.message, { cause: err });
-      throw err;
+      throw asErrno(err);
     }
     const region: GhRegion = {
       label: r.label,

@@ -14,9 +14,10 @@
 import type { IoctlContext, KernelFile } from '../../host/kernel-file.js';
 import { ErrnoError } from '../../shared/errno.js';
 import { decodeVmDtbConfig } from '../uapi/structs.js';
-import { PAGE_SIZE } from '../page-allocator.js';
+import { endBeyondU64, roundUpToPage } from '../u64-range.js';
 import { LinuxVmStatus } from '../vm-api.js';
-import { ghAddFunction, ghRemoveFunction } from './gh-functions.js';
+import { addFunction } from '../vm-functions.js';
+import { ghRemoveFunction } from './gh-functions.js';
 import {
   GH_SIZEOF,
   GH_SIZEOF_DTB_CONFIG,
@@ -35,15 +36,6 @@ import {
 import { addUserRegion } from './gh-user-regions.js';
 import type { GhVm } from './gh-vm.js';
 
-const PAGE = BigInt(PAGE_SIZE);
-const U64_MAX = (1n << 64n) - 1n;
-
-/**
- * GH_VM_CHECK_EXTENSION's answers: capability id → value. None is offered: the emulated
- * hypervisor has no vCPU timer, so GH_CAP_VCPU_TIMER_WAKEUP (0) is 0, as is any unknown id.
- */
-const EXTENSIONS: ReadonlyMap<bigint, number> = new Map();
-
 export class GhVmFile implements KernelFile {
   readonly name = 'gunyah-vm';
   constructor(readonly vm: GhVm) {}
@@ -57,8 +49,8 @@ export class GhVmFile implements KernelFile {
         return addUserRegion(vm, arg, ctx, true);
       case GH_VM_SET_DTB_CONFIG: {
         const { guestPhysAddr: gpa, size } = decodeVmDtbConfig(ctx.user.copyFromUser(arg, GH_SIZEOF_DTB_CONFIG));
-        const rounded = ((size + PAGE - 1n) / PAGE) * PAGE;
-        if (gpa + rounded > U64_MAX) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + size overflows');
+        const rounded = roundUpToPage(size);
+        if (endBeyondU64(gpa, rounded)) throw new ErrnoError('EOVERFLOW', 'guest_phys_addr + size overflows');
         vm.dtbConfig = { gpa, size: rounded };
         return 0;
       }
@@ -74,11 +66,13 @@ export class GhVmFile implements KernelFile {
         return 0;
       }
       case GH_VM_ADD_FUNCTION:
-        return ghAddFunction(vm, arg, ctx);
+        return addFunction(vm, arg, ctx);
       case GH_VM_REMOVE_FUNCTION:
         return ghRemoveFunction(vm, arg, ctx);
       case GH_VM_CHECK_EXTENSION:
-        return EXTENSIONS.get(arg) ?? 0;
+        // No capability is offered: the emulated hypervisor has no vCPU timer to wake a
+        // proxy-scheduled vCPU with, so GH_CAP_VCPU_TIMER_WAKEUP (0) is 0, as is any other id.
+        return 0;
       default: {
         const name = ghIoctlName(request);
         throw new ErrnoError('ENOTTY', `gh_ VM fd ioctl 0x${(request >>> 0).toString(16)}${name ? ` (${name}: not covered)` : ''}`);

@@ -1,9 +1,10 @@
 /**
- * One VM as the `gh_` (v14 / Android Common Kernel) Linux driver keeps it: a VMID allocated at
- * CREATE_VM, Linux's copy of the RM status (LOAD from creation), the DTB and firmware configs,
- * the auth type, the user-memory regions (newest first), resource tickets, function instances
- * with the argument bytes they were added with, the ioeventfd table, and the reference count
- * (the VM fd and every vCPU fd hold one, as in v17).
+ * One VM as the `gh_` (v14 / Android Common Kernel) Linux driver keeps it: what both dialects
+ * share (../vm-core.ts: Linux's copy of the RM status, here LOAD from creation, notifications,
+ * the DTB config, tickets, function instances with their argument bytes, the ioeventfd table,
+ * the locks and the reference count the VM fd and every vCPU fd hold), plus a VMID allocated at
+ * CREATE_VM, the firmware config, the auth type, the user-memory regions (newest first) and the
+ * mm lock.
  *
  * Reference: README.md §Dialects (what differs from v17), vmm-flows.md Q1 (VCPU_RUN before START
  * starts the VM: `ensureStarted`), Q2 (a failed start is not retried), uapi.md §7 (references),
@@ -14,28 +15,12 @@
  * handed in as hooks so that this file imports none of them.
  */
 import PQueue from 'p-queue';
-import type { HostHypercalls } from '../../hyp/host-api.js';
 import type { PinnedPages } from '../../host/kernel-file.js';
 import type { MemShareParams } from '../../rm-rpc/client/rm-calls.js';
-import { ErrnoError } from '../../shared/errno.js';
-import type { Logger } from '../../shared/log.js';
-import type { Tracer } from '../../shared/trace-events.js';
 import type { GuestMemoryAccess } from '../../virtio/guest-memory.js';
-import { compareIoeventfd, compareIoeventfdWrite } from '../../functions/ioeventfd-order.js';
 import type { KernelContext } from '../kernel-context.js';
-import { TicketRegistry } from '../tickets.js';
-import {
-  LinuxVmStatus,
-  linuxVmStatusName,
-  type IoeventfdEntry,
-  type KernelQuirks,
-  type Ticket,
-  type TicketHandler,
-  type UapiDialect,
-  type VmExitInfo,
-  type VmFunctionInstance,
-  type VmHandle,
-} from '../vm-api.js';
+import { VmCore } from '../vm-core.js';
+import { LinuxVmStatus, type UapiDialect } from '../vm-api.js';
 import { GhGuestMemory } from './gh-guest-memory.js';
 import { GhVmAuth } from './gh-uapi.js';
 
@@ -55,12 +40,6 @@ export interface GhRegion {
   handle: number | undefined;
 }
 
-/** A bound function with the argument bytes ADD_FUNCTION copied (REMOVE compares them). */
-export interface GhFunction {
-  readonly inst: VmFunctionInstance;
-  readonly arg: Uint8Array;
-}
-
 /** What the device hands each VM: how to start it and how to tear it down. */
 export interface GhVmHooks {
   /** The start sequence (run under the status lock). */
@@ -69,81 +48,29 @@ export interface GhVmHooks {
   readonly teardown: (vm: GhVm) => Promise<void>;
 }
 
-export class GhVm implements VmHandle {
+export class GhVm extends VmCore {
   readonly dialect: UapiDialect = 'gh';
-  readonly k: KernelContext;
-  readonly id: number;
-  readonly vmid: number;
-  status: number = LinuxVmStatus.LOAD;
-  exitInfo: VmExitInfo = { type: 0, reasonSize: 0, reason: new Uint8Array(8) };
-  dtbConfig: { gpa: bigint; size: bigint } | undefined;
+  override readonly vmid: number;
   fwConfig: { gpa: bigint; size: bigint } | undefined;
   authType: number = GhVmAuth.GH_RM_VM_AUTH_NONE;
   /** Newest first: the driver adds each region at the head of its list. */
   readonly regions: GhRegion[] = [];
-  readonly tickets = new TicketRegistry();
-  readonly functions: GhFunction[] = [];
-  readonly ioeventfds: IoeventfdEntry[] = [];
   /** Device access to the shared regions (VmHandle.guestMemory). */
-  readonly guestMemory: GuestMemoryAccess = new GhGuestMemory(this);
-  /** Serialises start and teardown (the status lock). */
-  readonly statusLock = new PQueue({ concurrency: 1 });
-  /** Serialises ADD/REMOVE_FUNCTION (the function lock). */
-  readonly fnLock = new PQueue({ concurrency: 1 });
-  /** Serialises region changes against each other and against start's sharing step (mm lock). */
+  override readonly guestMemory: GuestMemoryAccess = new GhGuestMemory(this);
+  /** Serialises region changes against each other and against the whole start (the mm lock). */
   readonly memLock = new PQueue({ concurrency: 1 });
   /** Pages left pinned by regions whose MEM_RECLAIM failed at teardown (a leak, as in Linux). */
   leakedPinnedPages = 0;
-  #refs = 1;
-  #tornDown: Promise<void> | undefined;
-  readonly #listeners = new Set<() => void>();
-  #unregister: (() => void) | undefined;
   readonly #hooks: GhVmHooks;
 
   constructor(k: KernelContext, id: number, vmid: number, hooks: GhVmHooks) {
-    this.k = k;
-    this.id = id;
+    super(k, id, LinuxVmStatus.LOAD);
     this.vmid = vmid;
     this.#hooks = hooks;
   }
 
-  get hyp(): HostHypercalls {
-    return this.k.hyp;
-  }
-  get log(): Logger {
-    return this.k.log;
-  }
-  get trace(): Tracer | undefined {
-    return this.k.trace;
-  }
-  get quirks(): KernelQuirks {
-    return this.k.quirks;
-  }
-
-  // ── status ───────────────────────────────────────────────────────────────
-
-  setStatus(s: number): void {
-    this.status = s;
-    this.k.trace?.emit({ kind: 'vm.status', vm: this.id, vmid: this.vmid, status: s, statusName: linuxVmStatusName(s) });
-    for (const fn of [...this.#listeners]) fn();
-  }
-
-  onStatusChange(fn: () => void): () => void {
-    this.#listeners.add(fn);
-    return () => void this.#listeners.delete(fn);
-  }
-
-  /** Resolves once `pred()` holds (checked on every status change). */
-  waitFor(pred: () => boolean): Promise<void> {
-    if (pred()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const off = this.onStatusChange(() => {
-        if (pred()) {
-          off();
-          resolve();
-        }
-      });
-    });
+  protected override tearDown(): Promise<void> {
+    return this.#hooks.teardown(this);
   }
 
   /**
@@ -155,46 +82,13 @@ export class GhVm implements VmHandle {
     return this.statusLock.add(() => this.#hooks.start(this));
   }
 
-  registerNotifications(): void {
-    this.#unregister?.();
-    this.#unregister = this.k.registerVm(this);
-  }
-
-  unregisterNotifications(): void {
-    this.#unregister?.();
-    this.#unregister = undefined;
-  }
-
-  /** NOTIFY_VM_EXITED for this VMID (uapi.md §8.10). */
-  onExited(type: number, reason: Uint8Array): void {
-    const kept = new Uint8Array(8);
-    kept.set(reason.subarray(0, 8));
-    this.exitInfo = { type, reasonSize: reason.byteLength, reason: kept };
-    this.setStatus(LinuxVmStatus.EXITED);
-  }
-
-  /** NOTIFY_VM_STATUS with vm_status RESET for this VMID. */
-  onReset(): void {
-    this.setStatus(LinuxVmStatus.RESET);
-  }
-
-  // ── tickets ──────────────────────────────────────────────────────────────
-
-  addTicket(type: number, label: number, handler: TicketHandler): Ticket {
-    return this.tickets.add(type, label, handler);
-  }
-
-  removeTicket(t: Ticket): void {
-    this.tickets.remove(t);
-  }
-
   // ── memory ───────────────────────────────────────────────────────────────
 
   /**
    * No demand paging in gh_: every region goes to the RM whole at start, so a fault the
    * hypervisor reports is never resolved by the kernel (-ENOENT: no binding).
    */
-  demandPage(_gpa: bigint, _write: boolean): number {
+  override demandPage(_gpa: bigint, _write: boolean): number {
     return -2; // -ENOENT
   }
 
@@ -206,46 +100,5 @@ export class GhVm implements VmHandle {
   /** The region that contains the whole range `[gpa, gpa + size)`, or undefined. */
   regionContaining(gpa: bigint, size: bigint): GhRegion | undefined {
     return this.regions.find((r) => gpa >= r.gpa && gpa + size <= r.gpa + r.size);
-  }
-
-  // ── ioeventfds ───────────────────────────────────────────────────────────
-
-  /** Add a handler; an equal one (uapi.md §8.14 ordering) is EEXIST. */
-  addIoeventfd(e: IoeventfdEntry): void {
-    for (const h of this.ioeventfds) {
-      if (compareIoeventfd(h, e) === 0) throw new ErrnoError('EEXIST', 'an equal ioeventfd handler is already installed');
-    }
-    this.ioeventfds.push(e);
-  }
-
-  removeIoeventfd(e: IoeventfdEntry): void {
-    const i = this.ioeventfds.indexOf(e);
-    if (i >= 0) this.ioeventfds.splice(i, 1);
-  }
-
-  ioeventfdWrite(addr: bigint, len: number, value: bigint): boolean {
-    for (const e of this.ioeventfds) {
-      if (compareIoeventfdWrite(e, addr, len, value) === 0) {
-        e.fire();
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // ── references ───────────────────────────────────────────────────────────
-
-  get(): void {
-    this.#refs++;
-  }
-
-  put(): Promise<void> {
-    if (--this.#refs > 0) return Promise.resolve();
-    this.#tornDown ??= this.#hooks.teardown(this);
-    return this.#tornDown;
-  }
-
-  get refs(): number {
-    return this.#refs;
   }
 }

@@ -1,9 +1,9 @@
 // Test support: a VmHandle with tickets, a settable status and exit info, scripted demand
-// paging, an ioeventfd table ordered by compareIoeventfd, a reference count, and a logger that
-// keeps every record for assertions.
+// paging, the kernel's own ioeventfd table (src/vm-mgr/ioeventfd-table.ts) with every offered
+// write recorded, a reference count, and a logger that keeps every record for assertions.
 import { pino } from 'pino';
-import { compareIoeventfd, compareIoeventfdWrite } from '../../../src/functions/ioeventfd-order.js';
 import { ErrnoError } from '../../../src/shared/errno.js';
+import { IoeventfdTable } from '../../../src/vm-mgr/ioeventfd-table.js';
 import { GuestMemoryError, type GuestMemoryAccess } from '../../../src/virtio/guest-memory.js';
 import type { Logger } from '../../../src/shared/log.js';
 import { createMemoryTraceSink, type MemoryTraceSink } from '../../../src/shared/trace.js';
@@ -62,7 +62,7 @@ export class FakeVm implements VmHandle {
   /** demandPage answer (a fixed value or a function); records every call. */
   demandPageResult: number | ((gpa: bigint, write: boolean) => number) = -2; // -ENOENT
   readonly demandPageCalls: Array<{ gpa: bigint; write: boolean }> = [];
-  readonly ioeventfds: IoeventfdEntry[] = [];
+  readonly #ioeventfds = new IoeventfdTable();
   readonly ioeventfdWrites: Array<{ addr: bigint; len: number; value: bigint }> = [];
   /** No guest memory: every device access is refused as unmapped. */
   readonly guestMemory: GuestMemoryAccess = {
@@ -151,25 +151,22 @@ export class FakeVm implements VmHandle {
     return typeof r === 'function' ? r(gpa, write) : r;
   }
 
+  /** The installed ioeventfd handlers, oldest first. */
+  get ioeventfds(): readonly IoeventfdEntry[] {
+    return this.#ioeventfds.entries;
+  }
+
   addIoeventfd(e: IoeventfdEntry): void {
-    if (this.ioeventfds.some((x) => compareIoeventfd(x, e) === 0)) throw new ErrnoError('EEXIST', 'equal ioeventfd');
-    this.ioeventfds.push(e);
+    this.#ioeventfds.add(e);
   }
 
   removeIoeventfd(e: IoeventfdEntry): void {
-    const i = this.ioeventfds.indexOf(e);
-    if (i >= 0) this.ioeventfds.splice(i, 1);
+    this.#ioeventfds.remove(e);
   }
 
   ioeventfdWrite(addr: bigint, len: number, value: bigint): boolean {
     this.ioeventfdWrites.push({ addr, len, value });
-    for (const e of this.ioeventfds) {
-      if (compareIoeventfdWrite(e, addr, len, value) === 0) {
-        e.fire();
-        return true;
-      }
-    }
-    return false;
+    return this.#ioeventfds.write(addr, len, value);
   }
 
   get(): void {

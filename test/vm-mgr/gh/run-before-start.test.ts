@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { RmMsgId } from '../../../src/rm-rpc/wire/msg-ids.js';
 import type { VmFunctionType, VmHandle } from '../../../src/vm-mgr/vm-api.js';
 import { expectLeftovers, readRunPage } from '../support/flows.js';
-import { addVcpu, expectGhClean, GH, ghSetUp, linuxStatus } from './support.js';
+import { addVcpu, expectGhClean, GH, ghSetUp, GMEM, linuxStatus, PAGE, region } from './support.js';
 
 const ok = (name: string) => ({ name, err: 'OK' });
 const START_CALLS = [ok('MEM_SHARE'), ok('VM_CONFIG_IMAGE'), ok('VM_INIT'), ok('VM_GET_HYP_RESOURCES'), ok('VM_START')];
@@ -71,5 +71,48 @@ describe('gh_ VCPU_RUN before START (Q1, needs the gh_ vCPU side)', () => {
     expect(linuxStatus(s.t)).toBe(8);
     await page.unmap();
     await expectLeftovers(s.t.emu, { rmVms: [{ vmid: 0x80, state: 1 }] });
+  });
+});
+
+describe('gh_ start against concurrent calls (docs/decisions.md G4, GV1)', () => {
+  it('START and the implicit start of RUN at once: one start sequence, both succeed, RUN runs the guest', async () => {
+    const s = await ghSetUp();
+    const { fd, page } = await addVcpu(s);
+    const m = s.t.mark();
+    const [run, start] = await Promise.all([s.v.ioctl(fd, 'VCPU_RUN', GH.VCPU_RUN), s.v.ioctl(s.vm, 'START', GH.START)]);
+    expect([run, start]).toEqual([0, 0]);
+    expect(s.t.hostRmCallsSince(m)).toEqual(START_CALLS);
+    expect(readRunPage(page)).toMatchObject({ exitReason: 1, mmio: { physAddr: 0x6000n, isWrite: true } });
+    await page.unmap();
+    await expectGhClean(s.t);
+  });
+
+  it('START and RUN at once with a failing start: the first caller gets the errno, the other ENODEV; one attempt', async () => {
+    const s = await ghSetUp({ emulator: { faults: { rm: [{ msgId: RmMsgId.VM_INIT, error: 'NOMEM' }] } } });
+    const { fd, page } = await addVcpu(s);
+    const m = s.t.mark();
+    const [run, start] = await Promise.all([s.v.ioctlErrno(fd, 'VCPU_RUN', GH.VCPU_RUN), s.v.ioctlErrno(s.vm, 'START', GH.START)]);
+    expect([run, start]).toEqual(['ENOMEM', 'ENODEV']);
+    expect(s.t.hostRmCallsSince(m)).toEqual([ok('MEM_SHARE'), ok('VM_CONFIG_IMAGE'), { name: 'VM_INIT', err: 'NOMEM' }]);
+    await page.unmap();
+    await expectLeftovers(s.t.emu, { rmVms: [{ vmid: 0x80, state: 1 }] });
+  });
+
+  it('a region ioctl made while START runs waits for the whole start, then is kept but never sent', async () => {
+    const s = await ghSetUp();
+    const extra = s.t.emu.host.mmapAnonymous(PAGE);
+    const m = s.t.mark();
+    const order: string[] = [];
+    const start = s.v.ioctl(s.vm, 'START', GH.START).then(() => order.push('START'));
+    const late = s.v
+      .ioctl(s.vm, 'region during START', GH.ANDROID_LEND_USER_MEM, region({ label: 7, flags: GMEM.RWX, gpa: 0x9000_0000n, size: PAGE, hva: extra.addr }))
+      .then(() => order.push('region'));
+    await Promise.all([start, late]);
+    expect(order).toEqual(['START', 'region']);
+    expect(s.t.hostRmCallsSince(m)).toEqual(START_CALLS); // one MEM_SHARE: the late lend never goes
+    expect(extra.read(0, 1)).toEqual(Uint8Array.of(0)); // still the host's
+    const m2 = s.t.mark();
+    await expectGhClean(s.t);
+    expect(s.t.hostRmCallsSince(m2)).toEqual([ok('VM_STOP'), ok('VM_RESET'), ok('MEM_RECLAIM'), ok('VM_DEALLOCATE')]);
   });
 });

@@ -12,25 +12,19 @@ import { expect } from 'vitest';
 import type { EmulatorOptions } from '../../../src/emulator.js';
 import type { Mapping } from '../../../src/host/process.js';
 import { guestProgram, type GuestProgramBuilder } from '../../../src/guest/index.js';
-import { args, buildFlowDtb, RawVmm, tracedEmulator, type FlowDtbOptions, type TracedEmulator } from '../support/flows.js';
+import { args, buildFlowDtb, FN, IOCTL, RawVmm, tracedEmulator, type FlowDtbOptions, type TracedEmulator } from '../support/flows.js';
 
 export const PAGE = 4096;
 export const BASE = 0x8000_0000n;
 
-/** gh_ request numbers (README.md §Dialects, uapi.md §2 for the shared ones), typed from the tables. */
+/**
+ * gh_ request numbers: the 'G' numbers v17 shares (README.md §Dialects: nr 0x0, 0x2–0x7 are the
+ * same; the v17-only 0x8–0xa are kept to show they are absent), nr 0x1, and the Android 'A' ones,
+ * typed from the table.
+ */
 export const GH = {
-  CREATE_VM: 0x0000_4700,
+  ...IOCTL,
   SET_USER_MEM_REGION: 0x4020_4701,
-  SET_DTB_CONFIG: 0x4010_4702,
-  START: 0x0000_4703,
-  ADD_FUNCTION: 0x4010_4704,
-  VCPU_RUN: 0x0000_4705,
-  VCPU_MMAP_SIZE: 0x0000_4706,
-  REMOVE_FUNCTION: 0x4010_4707,
-  /** v17 only: absent in gh_. */
-  CREATE_GUEST_MEM: 0x4040_4708,
-  MAP_MEM: 0x4020_4709,
-  SET_BOOT_CONTEXT: 0x4010_470a,
   /** Android 'A' (0x41) requests. */
   ANDROID_TENTATIVE_UAPI: 0x0000_4110,
   ANDROID_LEND_USER_MEM: 0x4020_4111,
@@ -43,7 +37,7 @@ export const GH = {
 
 /** GH_MEM_ALLOW_* (README.md §Dialects). */
 export const GMEM = { R: 0x1, W: 0x2, X: 0x4, RWX: 0x7 } as const;
-export const FN = { VCPU: 1, IRQFD: 2, IOEVENTFD: 3 } as const;
+export { FN };
 
 function struct(size: number, fill: (d: DataView) => void): Uint8Array {
   const b = new Uint8Array(size);

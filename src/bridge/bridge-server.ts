@@ -30,6 +30,7 @@ import type { HostProcess, Mapping } from '../host/process.js';
 import { isEventFd, type EventFdFile } from '../host/eventfd.js';
 import type { KernelFile } from '../host/kernel-file.js';
 import { GuestMemFile } from '../vm-mgr/guest-mem.js';
+import { AnonMemFile } from '../vm-mgr/anon-memory.js';
 import { isErrnoError, Errno } from '../shared/errno.js';
 import { SigbusError } from '../shared/sigbus-error.js';
 import { silentLogger, type Logger } from '../shared/log.js';
@@ -68,6 +69,8 @@ import {
 } from './bridge-wire.js';
 
 const PAGE = 4096;
+/** Pages of a backing file read with one read(2) in a pull (256 KiB). */
+const PULL_CHUNK_PAGES = 64;
 /** fcntl commands and flags (asm-generic, arm64). */
 const F_GETFD = 1;
 const F_SETFD = 2;
@@ -195,8 +198,12 @@ class ServerFault extends Error {
  * shared by every mapping of it), or of one anonymous mapping (MMAP_ANON, its own file).
  */
 interface Backing {
-  /** The guest-memory file it stands for; undefined for an anonymous mapping's file. */
-  readonly file: GuestMemFile | undefined;
+  /**
+   * The kernel file it stands for: a guest-memory file, or the shmem file behind an anonymous
+   * mapping (the mapping's page i is the file's page i). Both give `page(i, false)`: the page's
+   * physical address without faulting it in.
+   */
+  readonly file: GuestMemFile | AnonMemFile;
   readonly path: string;
   readonly osFd: number;
   readonly pageCount: number;
@@ -218,7 +225,7 @@ interface MapRec {
   readonly revoked: Set<number>;
   /**
    * Anonymous mappings: the pages the push just found unreadable, for the access report that
-   * follows it (one read per page per boundary, not two). Taken by that report.
+   * follows it (one probe per page per boundary, not two). Taken by that report.
    */
   unreadable?: Set<number> | undefined;
 }
@@ -232,10 +239,9 @@ interface EfdRec {
 
 const ZERO_PAGE = new Uint8Array(PAGE);
 
+/** Byte-equal pages (memcmp through Buffer: a JS byte loop costs ~4 µs a page at every boundary). */
 function samePage(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** Page indices → merged byte ranges relative to a mapping. */
@@ -270,6 +276,8 @@ class Connection {
   readonly #vcpuFiles = new Set<KernelFile>();
   #nextMap = 1;
   #nextBacking = 1;
+  /** Where a pull reads backing-file pages (PULL_CHUNK_PAGES pages, made on first use). */
+  #pullBuf: Uint8Array | undefined;
   /** The protocol version of this connection (the client's, once accepted). */
   #version = BRIDGE_VERSION;
   pid = 0;
@@ -663,6 +671,12 @@ class Connection {
       if (isErrnoError(e)) return fail(e.errno);
       throw new ServerFault(`MMAP_ANON: ${errText(e)}`, { cause: e });
     }
+    // The shmem file behind the mapping (HostProcess.mmapAnonymous: the kernel's anonymousMemory).
+    const shmem = this.#proc.liveMappings().find((x) => x.addr === mapping.addr)?.file;
+    if (!(shmem instanceof AnonMemFile)) {
+      void mapping.unmap();
+      throw new ServerFault('MMAP_ANON: the mapping is not backed by the kernel\'s shmem');
+    }
     const path = join(this.dir, `c${this.id}-a${this.#nextBacking++}`);
     let osFd: number;
     try {
@@ -675,7 +689,7 @@ class Connection {
     }
     const id = this.#nextMap++;
     const pages = mapping.length / PAGE;
-    const backing: Backing = { file: undefined, path, osFd, pageCount: pages, shadow: new Map() };
+    const backing: Backing = { file: shmem, path, osFd, pageCount: pages, shadow: new Map() };
     const m: MapRec = { id, file: undefined, mapping, kind: 'anon', backing, offset: 0, pages, revoked: new Set() };
     this.#maps.set(id, m);
     return { type: 'MMAP_ANON_R', tag, errno: 0, id, kind: MapKind.anon, length: BigInt(mapping.length), addr: mapping.addr, path };
@@ -683,9 +697,15 @@ class Connection {
 
   // ── guest memory sync (docs/host-bridge-protocol.md "Guest memory") ──────────────────────────
 
-  #readFilePage(b: Backing, index: number): Uint8Array {
-    const buf = new Uint8Array(PAGE);
-    fs.readSync(b.osFd, buf, 0, PAGE, index * PAGE);
+  /**
+   * Backing-file pages [index, index + count) (count ≤ PULL_CHUNK_PAGES), read with one read(2)
+   * into the pull buffer; valid until the next call. Bytes past the end of the file read as zeros.
+   */
+  #readFilePages(b: Backing, index: number, count: number): Uint8Array {
+    this.#pullBuf ??= new Uint8Array(PULL_CHUNK_PAGES * PAGE);
+    const buf = this.#pullBuf.subarray(0, count * PAGE);
+    const got = fs.readSync(b.osFd, buf, 0, buf.length, index * PAGE);
+    if (got < buf.length) buf.fill(0, got);
     return buf;
   }
 
@@ -694,44 +714,57 @@ class Connection {
     const b = m.backing;
     if (b === undefined) return;
     const first = m.offset / PAGE;
-    for (let p = 0; p < m.pages; p++) {
-      const gi = first + p;
-      if (gi >= b.pageCount) break;
-      const now = this.#readFilePage(b, gi);
-      const was = b.shadow.get(gi) ?? ZERO_PAGE;
-      if (samePage(now, was)) continue;
-      try {
-        m.mapping.write(p * PAGE, now);
-        b.shadow.set(gi, now);
-      } catch (e) {
-        if (!(e instanceof SigbusError)) throw e;
-        // The host may not touch the page: the client's write is dropped, the file reverts.
-        fs.writeSync(b.osFd, was, 0, PAGE, gi * PAGE);
+    const pages = Math.max(0, Math.min(m.pages, b.pageCount - first));
+    for (let c = 0; c < pages; c += PULL_CHUNK_PAGES) {
+      const count = Math.min(PULL_CHUNK_PAGES, pages - c);
+      const chunk = this.#readFilePages(b, first + c, count);
+      for (let k = 0; k < count; k++) {
+        const p = c + k;
+        const gi = first + p;
+        const now = chunk.subarray(k * PAGE, (k + 1) * PAGE);
+        const was = b.shadow.get(gi) ?? ZERO_PAGE;
+        if (samePage(now, was)) continue;
+        this.#pullPage(m, b, p, gi, now.slice(), was);
       }
     }
   }
 
-  /**
-   * Page `p` of mapping `m` as the host sees it now, or undefined when the host cannot read it.
-   * Guest memory is read from physical memory without faulting anything in (a sync is not a host
-   * touch). An anonymous mapping is read through the mapping itself: the daemon has no view of
-   * shmem's physical pages, and a read there has no effect but faulting the page in, which the
-   * kernel's pin at registration does to every page anyway.
-   */
-  #hostPage(m: MapRec, b: Backing, p: number, gi: number, len = PAGE): Uint8Array | undefined {
-    if (b.file === undefined) {
-      try {
-        return m.mapping.read(p * PAGE, len);
-      } catch (e) {
-        if (e instanceof SigbusError) return undefined;
-        throw e;
-      }
+  /** Client-dirty page `p` of `m` (`now`, its own copy) into the emulator, or the file reverted. */
+  #pullPage(m: MapRec, b: Backing, p: number, gi: number, now: Uint8Array, was: Uint8Array): void {
+    // A page of host user memory lent to a VM is known without touching it (no SIGBUS to catch).
+    if (b.file instanceof AnonMemFile && !this.#hostMay(b, gi, 'write')) {
+      fs.writeSync(b.osFd, was, 0, PAGE, gi * PAGE);
+      return;
     }
+    try {
+      m.mapping.write(p * PAGE, now);
+      b.shadow.set(gi, now);
+    } catch (e) {
+      if (!(e instanceof SigbusError)) throw e;
+      // The host may not touch the page: the client's write is dropped, the file reverts.
+      fs.writeSync(b.osFd, was, 0, PAGE, gi * PAGE);
+    }
+  }
+
+  /** True when the host may `kind` page `gi` of `b`'s file now (a page never touched: yes). */
+  #hostMay(b: Backing, gi: number, kind: 'read' | 'write'): boolean {
+    const pa = b.file.page(gi, false);
+    return pa === undefined || this.emu.hyp.host.probeMemory(pa, PAGE, kind) === undefined;
+  }
+
+  /**
+   * Page `gi` of `b`'s file as the host sees it now, or undefined when the host cannot read it.
+   * Physical memory is read without faulting anything in (a sync is not a host touch): a page
+   * never touched reads as zeros; a page the host lost (lent to a guest) is found by asking the
+   * hypervisor, with no SIGBUS taken. The same for guest-memory files and for the shmem file
+   * behind an anonymous mapping.
+   */
+  #hostPage(b: Backing, gi: number): Uint8Array | undefined {
     const host = this.emu.hyp.host;
     const pa = b.file.page(gi, false);
     if (pa === undefined) return ZERO_PAGE;
     if (host.probeMemory(pa, PAGE, 'read') !== undefined) return undefined;
-    return host.readMemory(pa, len);
+    return host.readMemory(pa, PAGE);
   }
 
   /** Pages the host can read whose contents differ from the shadow go to the file. */
@@ -744,7 +777,7 @@ class Connection {
     for (let p = 0; p < m.pages; p++) {
       const gi = first + p;
       if (gi >= b.pageCount) break;
-      const now = this.#hostPage(m, b, p, gi);
+      const now = this.#hostPage(b, gi);
       if (now === undefined) {
         unreadable?.add(p);
         continue;
@@ -769,7 +802,7 @@ class Connection {
     for (let p = 0; p < m.pages; p++) {
       const gi = first + p;
       if (gi >= b.pageCount) break;
-      if (this.#hostPage(m, b, p, gi, 1) === undefined) out.add(p);
+      if (!this.#hostMay(b, gi, 'read')) out.add(p);
     }
     return out;
   }

@@ -13,12 +13,15 @@
  *        └─ +1 per pin (a VM's region); a pinned page outlives the file until its last unpin
  *
  * A host access through the mapping asks the hypervisor whether the host still has the page
- * (`probeMemory`): no → SigbusError at the faulting address, as on hardware after a lend.
+ * (`probeMemory`): no → SigbusError at the faulting address, as on hardware after a lend
+ * (host-page-walk.ts). `page(index, false)` looks at a page without touching it (no fault-in, no
+ * SIGBUS): the host bridge daemon syncs its backing files with it, as it does for guest-memory
+ * files (docs/host-bridge-protocol.md "Guest memory").
  */
 import { ErrnoError } from '../shared/errno.js';
-import { SigbusError } from '../shared/sigbus-error.js';
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { KernelFile, MappingBackend, PinnedPages } from '../host/kernel-file.js';
+import { walkHostAccess, type HostPageFile } from './host-page-walk.js';
 import { PAGE_SIZE, type PageAllocator } from './page-allocator.js';
 
 export interface AnonMemoryDeps {
@@ -36,11 +39,24 @@ export class AnonMemFile implements KernelFile {
   /** physical address → pins held on it */
   readonly #pins = new Map<number, number>();
   #released = false;
+  /** Host access through a mapping (host-page-walk.ts): nothing to add to the common walk. */
+  readonly #walk: HostPageFile;
 
   constructor(deps: AnonMemoryDeps, size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) throw new ErrnoError('EINVAL', `shmem size ${size}`);
     this.#deps = deps;
     this.size = size;
+    this.#walk = {
+      noun: 'the anonymous mapping',
+      pageCount: this.pageCount,
+      faultIn: (index) => this.#page(index),
+      deniedDetail: (index) => `page ${index} of the anonymous mapping is no longer the host's (lent to a VM)`,
+    };
+  }
+
+  /** Pages in the file. */
+  get pageCount(): number {
+    return this.size / PAGE_SIZE;
   }
 
   /** Pages allocated now (for leak checks). */
@@ -53,6 +69,20 @@ export class AnonMemFile implements KernelFile {
     let n = 0;
     for (const c of this.#pins.values()) n += c;
     return n;
+  }
+
+  /**
+   * The physical address of page `index`, without a host touch: no access check, no SIGBUS.
+   * With `allocate`, a page never touched is allocated (zeroed) first; without, it is undefined
+   * (it reads as zeros, and the host may touch it: a touch would allocate a host page). Whether
+   * the host may access an allocated page is the hypervisor's to say (`probeMemory`); then it is
+   * read and written at that address (`readMemory`, `writeMemory`). This is the same view a
+   * GuestMemFile gives with `page(index, false)`, for the host bridge daemon's sync.
+   * Undefined beyond the file, also with `allocate`. @throws ErrnoError ENOMEM when allocating
+   */
+  page(index: number, allocate: boolean): number | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.pageCount) return undefined;
+    return allocate ? this.#page(index) : this.#pages.get(index);
   }
 
   /** The page at `index`, allocated (zeroed) on first use. @throws ErrnoError ENOMEM */
@@ -68,42 +98,21 @@ export class AnonMemFile implements KernelFile {
   mmap(length: number, offset: number, addr: bigint): MappingBackend {
     if (offset % PAGE_SIZE !== 0 || offset + length > this.size) throw new ErrnoError('EINVAL', `shmem mapping [${offset}, ${offset + length}) beyond ${this.size}`);
     const file = this;
+    const hyp = this.#deps.hyp;
     return {
       read(off, len) {
         const out = new Uint8Array(len);
-        file.#access(offset + off, len, 'read', addr + BigInt(off), (pa, at, n) => out.set(file.#deps.hyp.readMemory(pa, n), at));
+        walkHostAccess(file.#walk, hyp, offset + off, len, 'read', addr + BigInt(off), (pa, at, n) => out.set(hyp.readMemory(pa, n), at));
         return out;
       },
       write(off, bytes) {
-        file.#access(offset + off, bytes.byteLength, 'write', addr + BigInt(off), (pa, at, n) => file.#deps.hyp.writeMemory(pa, bytes.subarray(at, at + n)));
+        walkHostAccess(file.#walk, hyp, offset + off, bytes.byteLength, 'write', addr + BigInt(off), (pa, at, n) => hyp.writeMemory(pa, bytes.subarray(at, at + n)));
       },
       unmap() {},
       pin(off, count, _write) {
         return file.#pin((offset + off) / PAGE_SIZE, count);
       },
     };
-  }
-
-  /** Host access page by page; a page the host no longer holds is SIGBUS. */
-  #access(fileOff: number, len: number, kind: 'read' | 'write', userAddr: bigint, op: (pa: number, at: number, n: number) => void): void {
-    let at = 0;
-    while (at < len) {
-      const pos = fileOff + at;
-      const index = Math.floor(pos / PAGE_SIZE);
-      const inPage = pos % PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, len - at);
-      let pa: number;
-      try {
-        pa = this.#page(index);
-      } catch {
-        throw new SigbusError(userAddr + BigInt(at), 'no memory for the page');
-      }
-      if (this.#deps.hyp.probeMemory(pa + inPage, n, kind) !== undefined) {
-        throw new SigbusError(userAddr + BigInt(at), `page ${index} of the anonymous mapping is no longer the host's (lent to a VM)`);
-      }
-      op(pa + inPage, at, n);
-      at += n;
-    }
   }
 
   /** pin_user_pages: fault the pages in and take a reference on each. */

@@ -10,9 +10,9 @@
  * page the guest has touched cannot be read by the host; a host fault first tries to reclaim).
  */
 import { ErrnoError, errnoNameOf } from '../shared/errno.js';
-import { SigbusError } from '../shared/sigbus-error.js';
 import type { HostHypercalls } from '../hyp/host-api.js';
 import type { KernelFile, MappingBackend } from '../host/kernel-file.js';
+import { walkHostAccess, type HostPageFile } from './host-page-walk.js';
 import { PAGE_SIZE, type PageAllocator } from './page-allocator.js';
 import type { KernelQuirks } from './vm-api.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, GUNYAH_MEM_ACCESS_MASK, GUNYAH_MEM_FORCE_SHARE } from './uapi/constants.js';
@@ -129,51 +129,31 @@ export class GuestMemFile implements KernelFile {
     }
     const range = { start, end, faulted: new Set<number>() };
     this.#mmaps.add(range);
-    const file = this;
+    const hyp = this.#deps.hyp;
+    // Host access through this mapping (host-page-walk.ts), with what guest memory adds: a page
+    // with a guest is first reclaimed from every binding, and a touched page is recorded in the
+    // mapping's page-table entries (`faulted`).
+    const pages: HostPageFile = {
+      noun: 'the guest-memory file',
+      pageCount: this.pageCount,
+      faultIn: (index) => this.page(index, true)!,
+      deniedDetail: (index) => `page ${index} of the guest-memory file is owned by a guest`,
+      reclaim: (index) => void this.reclaimFromGuests(index, 1),
+      touched: (index) => range.faulted.add(index),
+    };
     return {
       read(off, len) {
         const out = new Uint8Array(len);
-        file.#access(range.faulted, offset + off, len, 'read', addr + BigInt(off), (pa, at, n) => out.set(file.#deps.hyp.readMemory(pa, n), at));
+        walkHostAccess(pages, hyp, offset + off, len, 'read', addr + BigInt(off), (pa, at, n) => out.set(hyp.readMemory(pa, n), at));
         return out;
       },
       write(off, bytes) {
-        file.#access(range.faulted, offset + off, bytes.length, 'write', addr + BigInt(off), (pa, at, n) => file.#deps.hyp.writeMemory(pa, bytes.subarray(at, at + n)));
+        walkHostAccess(pages, hyp, offset + off, bytes.length, 'write', addr + BigInt(off), (pa, at, n) => hyp.writeMemory(pa, bytes.subarray(at, at + n)));
       },
-      unmap() {
-        file.#mmaps.delete(range);
+      unmap: () => {
+        this.#mmaps.delete(range);
       },
     };
-  }
-
-  /**
-   * Host access through a mapping: page by page, faulting pages in (recorded in `faulted`, the
-   * mapping's page-table entries), SIGBUS when not accessible.
-   */
-  #access(faulted: Set<number>, fileOff: number, len: number, kind: 'read' | 'write', userAddr: bigint, op: (pa: number, at: number, n: number) => void): void {
-    let at = 0;
-    while (at < len) {
-      const pos = fileOff + at;
-      const index = Math.floor(pos / PAGE_SIZE);
-      const inPage = pos % PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, len - at);
-      if (index >= this.pageCount) throw new SigbusError(userAddr + BigInt(at), 'beyond the end of the guest-memory file');
-      let pa: number | undefined;
-      try {
-        pa = this.page(index, true)!;
-      } catch {
-        throw new SigbusError(userAddr + BigInt(at), 'no memory for the page');
-      }
-      if (this.#deps.hyp.probeMemory(pa + inPage, n, kind) !== undefined) {
-        // The page is with a guest: the kernel tries to reclaim it from every binding first.
-        this.reclaimFromGuests(index, 1);
-        if (this.#deps.hyp.probeMemory(pa + inPage, n, kind) !== undefined) {
-          throw new SigbusError(userAddr + BigInt(at), `page ${index} of the guest-memory file is owned by a guest`);
-        }
-      }
-      faulted.add(index);
-      op(pa + inPage, at, n);
-      at += n;
-    }
   }
 
   fallocate(mode: number, offset: number, length: number): void {

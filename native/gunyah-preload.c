@@ -19,6 +19,15 @@
  * userspace_addr rewritten to the emulated address. From then on the range is a bridged mapping
  * like guest memory in v17: synced at every request, its lent pages a real SIGBUS.
  *
+ * Kicks (crosvm, QEMU: a signal whose handler sets immediate_exit in the run page, vmm-flows.md §7):
+ * the run page is a private copy that travels with RUN, so a flag set while a RUN sleeps in the
+ * daemon would never reach it. While RUNs are away, a watcher thread looks at byte 0 of their run
+ * pages every KICK_POLL_NS; when the VMM has set it since the RUN left, the watcher marks that
+ * RUN and wakes its thread, which sends one KICK (after its RUN on the wire, before its next
+ * request) and the daemon ends the RUN with EINTR. The RUN's own wait stays an untimed condition
+ * wait (a timed one costs a timer per RUN on the MMIO fast path). The signal handler only writes
+ * the byte; nothing here needs it to do more. A reply never clears byte 0 (the VMM's).
+ *
  * Replies are not trusted: every length taken from one is checked against the record in 64-bit
  * arithmetic before a byte is read, a reply shorter than its fixed layout is EIO, and a daemon fd
  * that cannot be given a number of this process is closed again (test/bridge/native-wire.test.ts).
@@ -32,6 +41,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,18 +51,22 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096u
 #define RUN_BYTES 40u
 #define MAX_FDS 4096
 #define MAX_MAPS 256
+/* How often the kick watcher looks at immediate_exit of the RUNs away: the latency bound of a kick
+ * (docs/running-your-vmm.md "Kicks"). */
+#define KICK_POLL_NS 2000000L
 
 /* Record types (docs/host-bridge-protocol.md "Records"). */
 enum {
   T_OPEN = 0x01, T_CLOSE = 0x02, T_DUP = 0x03, T_FCNTL = 0x04, T_IOCTL = 0x05, T_RUN = 0x06,
   T_MMAP = 0x07, T_MUNMAP = 0x08, T_FALLOCATE = 0x09, T_EFD_REG = 0x0A, T_EFD_SIGNAL = 0x0B,
-  T_EFD_UNREG = 0x0C, T_MMAP_ANON = 0x0D, T_FIRE = 0x40, T_REVOKED = 0x41, T_RESTORED = 0x42, T_ERROR = 0x7F,
+  T_EFD_UNREG = 0x0C, T_MMAP_ANON = 0x0D, T_KICK = 0x0E, T_FIRE = 0x40, T_REVOKED = 0x41, T_RESTORED = 0x42, T_ERROR = 0x7F,
 };
 #define PROTOCOL_VERSION 2
 enum { DIALECT_V17 = 1, DIALECT_GH = 2 };
@@ -111,7 +125,12 @@ struct mapping {
 /* Access notice that arrived before its MMAP_R was taken in. */
 struct early { int used; uint32_t id; int type; uint32_t count; uint64_t *ranges; };
 
-struct waiter { uint32_t tag; int done; unsigned char *body; uint32_t len; struct waiter *next; };
+struct waiter {
+  uint32_t tag; int done; unsigned char *body; uint32_t len; struct waiter *next;
+  /* A RUN that may be kicked: its run page (byte 0 was 0 when it left), set once its record is
+   * written (armed), and kick_due once the watcher saw the flag. */
+  const unsigned char *kick_flag; int armed, kick_due;
+};
 
 struct shim {
   pthread_mutex_t lock;
@@ -119,6 +138,10 @@ struct shim {
   pthread_mutex_t wlock;
   pthread_mutex_t conv_lock; /* one user-memory conversion at a time */
   int inited, sock, dead, empty_fd, dialect;
+  /* The kick watcher: started at the first RUN that may be kicked; sleeps on wcond while no such
+   * RUN is away (runs_away counts the armed waiters). */
+  pthread_cond_t wcond;
+  int watcher_started, watcher_idle, runs_away;
   uint32_t next_tag;
   struct waiter *waiters;
   struct fd_ent fds[MAX_FDS];
@@ -129,7 +152,7 @@ struct shim {
   close_fn r_close; dup_fn r_dup; fcntl_fn r_fcntl;
 };
 
-static struct shim S = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+static struct shim S = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .wcond = PTHREAD_COND_INITIALIZER,
                          .wlock = PTHREAD_MUTEX_INITIALIZER, .conv_lock = PTHREAD_MUTEX_INITIALIZER,
                          .sock = -1, .empty_fd = -1, .next_tag = 1, .dialect = DIALECT_V17 };
 
@@ -256,6 +279,7 @@ static void *reader_main(void *arg) {
   pthread_mutex_lock(&S.lock);
   S.dead = 1;
   pthread_cond_broadcast(&S.cond);
+  pthread_cond_broadcast(&S.wcond);
   pthread_mutex_unlock(&S.lock);
   return NULL;
 }
@@ -309,15 +333,72 @@ fail:
   return -1;
 }
 
-/* Send one record; with want_reply, wait for the reply and return its body (caller frees). */
-static unsigned char *transact(int type, const unsigned char *body, uint32_t blen, int want_reply, uint32_t *rlen) {
+/* The kick watcher: every KICK_POLL_NS while RUNs are away, marks those whose immediate_exit the
+ * VMM set (kick_due) and wakes their threads; they send the KICK. Idle while no RUN is away. */
+static void *kick_watcher_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&S.lock);
+  for (;;) {
+    while (S.runs_away == 0 && !S.dead) {
+      S.watcher_idle = 1;
+      pthread_cond_wait(&S.wcond, &S.lock);
+      S.watcher_idle = 0;
+    }
+    if (S.dead) break;
+    pthread_mutex_unlock(&S.lock);
+    struct timespec ts = { 0, KICK_POLL_NS };
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&S.lock);
+    int wake = 0;
+    for (struct waiter *w = S.waiters; w; w = w->next) {
+      if (!w->armed || w->done || w->kick_due || __atomic_load_n(w->kick_flag, __ATOMIC_RELAXED) == 0) continue;
+      w->kick_due = 1;
+      wake = 1;
+    }
+    if (wake) pthread_cond_broadcast(&S.cond);
+  }
+  pthread_mutex_unlock(&S.lock);
+  return NULL;
+}
+
+/* Start the kick watcher once, with every signal blocked (the VMM's signals are for its own
+ * threads). Called with S.lock held. */
+static void start_kick_watcher(void) {
+  if (S.watcher_started) return;
+  S.watcher_started = 1;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  if (pthread_create(&t, NULL, kick_watcher_main, NULL) == 0) pthread_detach(t);
+  else fprintf(stderr, "gunyah-preload: cannot start the kick watcher thread; kicks of sleeping RUNs are lost\n");
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static unsigned char *transact(int type, const unsigned char *body, uint32_t blen, int want_reply, uint32_t *rlen);
+
+/* KICK of daemon vCPU fd `rfd` (no reply). */
+static void send_kick(int rfd) {
+  unsigned char b[4];
+  put32(b, (uint32_t)rfd);
+  transact(T_KICK, b, 4, 0, NULL);
+}
+
+/*
+ * Send one record; with want_reply, wait for the reply and return its body (caller frees). With
+ * `kick_flag` (a RUN's run page, byte 0 = immediate_exit, 0 when the RUN left), the RUN is armed
+ * for the kick watcher once its record is written, and the wait sends one KICK for `kick_rfd`
+ * when the watcher marks it.
+ */
+static unsigned char *transact_watch(int type, const unsigned char *body, uint32_t blen, int want_reply, uint32_t *rlen,
+                                     const unsigned char *kick_flag, int kick_rfd) {
   unsigned char *rec = malloc(12 + (size_t)blen);
   if (!rec) { errno = ENOMEM; return NULL; }
   struct waiter w = { 0 };
   pthread_mutex_lock(&S.lock);
   if (S.dead || S.sock < 0) { pthread_mutex_unlock(&S.lock); free(rec); errno = EIO; return NULL; }
   uint32_t tag = want_reply ? S.next_tag++ : 0;
-  if (want_reply) { w.tag = tag; w.next = S.waiters; S.waiters = &w; }
+  if (want_reply) { w.tag = tag; w.kick_flag = kick_flag; w.next = S.waiters; S.waiters = &w; }
   pthread_mutex_unlock(&S.lock);
   put32(rec, blen + 8);
   rec[4] = (unsigned char)type; rec[5] = rec[6] = rec[7] = 0;
@@ -329,12 +410,34 @@ static unsigned char *transact(int type, const unsigned char *body, uint32_t ble
   free(rec);
   if (!want_reply) return wr < 0 ? NULL : (unsigned char *)1;
   pthread_mutex_lock(&S.lock);
-  while (!w.done && !S.dead && wr == 0) pthread_cond_wait(&S.cond, &S.lock);
+  if (kick_flag != NULL && wr == 0 && !w.done && !S.dead) {
+    /* The RUN is on the wire (a KICK sent from now on follows it) and its reply has not come. */
+    w.armed = 1;
+    S.runs_away++;
+    start_kick_watcher();
+    if (S.watcher_idle) pthread_cond_signal(&S.wcond);
+  }
+  int kicked = 0; /* once per RUN */
+  while (!w.done && !S.dead && wr == 0) {
+    if (w.kick_due && !kicked) {
+      kicked = 1;
+      pthread_mutex_unlock(&S.lock);
+      send_kick(kick_rfd);
+      pthread_mutex_lock(&S.lock);
+      continue; /* the reply may have come meanwhile: looked at before waiting again */
+    }
+    pthread_cond_wait(&S.cond, &S.lock);
+  }
+  if (w.armed) S.runs_away--;
   for (struct waiter **pp = &S.waiters; *pp; pp = &(*pp)->next) if (*pp == &w) { *pp = w.next; break; }
   pthread_mutex_unlock(&S.lock);
   if (!w.done) { errno = EIO; return NULL; }
   *rlen = w.len;
   return w.body;
+}
+
+static unsigned char *transact(int type, const unsigned char *body, uint32_t blen, int want_reply, uint32_t *rlen) {
+  return transact_watch(type, body, blen, want_reply, rlen, NULL, -1);
 }
 
 /* A reply's leading errno: 0, or sets errno and returns -1. Frees nothing. */
@@ -515,12 +618,20 @@ static int bridge_run(int rfd) {
   put32(b, (uint32_t)rfd); put32(b + 4, n);
   if (n) memcpy(b + 8, page, n);
   uint32_t rlen;
-  unsigned char *r = transact(T_RUN, b, 8 + n, 1, &rlen);
+  /* A flag set before the RUN goes with its page; one set while it is away goes as a KICK. */
+  unsigned char *r = transact_watch(T_RUN, b, 8 + n, 1, &rlen, n && b[8] == 0 ? page : NULL, rfd);
   if (!r) return -1;
   if (rlen < 12) { free(r); errno = EIO; return -1; }
   uint32_t mlen = get32(r + 8);
   /* INVARIANT: m bytes follow the 12-byte head (64-bit sum: m comes from the wire). */
-  if (page && mlen > 0 && 12 + (uint64_t)mlen <= rlen) memcpy(page, r + 12, mlen < RUN_BYTES ? mlen : RUN_BYTES);
+  if (page && mlen > 0 && 12 + (uint64_t)mlen <= rlen) {
+    uint32_t k = mlen < RUN_BYTES ? mlen : RUN_BYTES;
+    /* immediate_exit (byte 0) is the VMM's: a reply sets it, never clears it. A zero there while
+     * the page holds a flag means a signal handler set it while the RUN was away (its KICK came
+     * after the RUN ended): on the kernel's shared page it would still be set. */
+    if (k > 1) memcpy(page + 1, r + 13, k - 1);
+    if (r[12] != 0) __atomic_store_n(page, r[12], __ATOMIC_RELAXED);
+  }
   int res = (int32_t)get32(r + 4);
   int rc = reply_errno(r, rlen) < 0 ? -1 : res;
   free(r);

@@ -6,7 +6,7 @@
  * status 0 when every step gave the expected answer.
  *
  * Usage: sample-vmm DTB_FILE [--dialect v17|gh] [--share] [--implicit-start] [--check-extension ID]
- *                            [--register-twice] [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL [--no-ring]]
+ *                            [--register-twice] [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL [--no-ring] [--kick]]
  *                            [--mmio-loop N IMAGE]
  *   DTB_FILE  the VM's device tree blob (one vCPU, memory at 0x8000_0000; see src/vmm/vm-dtb.ts)
  *   --dialect gh    speak gh_: guest RAM is this process's own anonymous shared memory
@@ -39,6 +39,12 @@
  *   --irqfd IMAGE LABEL  boot IMAGE (a guest program: store 1 at 0x6000, wait for the doorbell's
  *                   interrupt, store 2 at 0x6000) instead of the holding cell, with an irqfd on
  *                   doorbell LABEL; another thread writes the eventfd while the vCPU sleeps
+ *   --kick          with --irqfd: before the doorbell rings, kick the vCPU as crosvm and QEMU do
+ *                   (vmm-flows.md §7 "Kick another vCPU"): another thread sends SIGUSR1 to the
+ *                   vCPU thread while its RUN sleeps in wfi, and the handler only sets
+ *                   immediate_exit in the run page. The RUN must return EINTR (uapi.md §8.9); the
+ *                   VMM prints "kick: RUN returned EINTR after >= 100 ms (immediate_exit 1)",
+ *                   clears the flag and goes on as --irqfd does
  *   --mmio-loop N IMAGE  boot IMAGE (a guest program looping on a 64-bit read of 0x6000 and
  *                   checking it reads 0x1122334455667788, bench/lib/vm-boot.ts) instead of the
  *                   holding cell, answer N of its reads and print
@@ -175,6 +181,26 @@ static uint64_t command(unsigned id, unsigned nargs, const uint64_t *args) {
   return result;
 }
 
+/* --kick: the VMM's kick signal handler. It only sets immediate_exit (async-signal-safe). */
+static void on_kick(int sig) {
+  (void)sig;
+  *(volatile uint8_t *)&run->immediate_exit = 1;
+}
+
+/* Sends SIGUSR1 to the vCPU thread after a while, when its RUN sleeps in wfi. */
+static void *kick_later(void *p) {
+  pthread_t vcpu_thread = *(pthread_t *)p;
+  struct timespec ts = { 0, 200 * 1000 * 1000 };
+  nanosleep(&ts, NULL);
+  int e = pthread_kill(vcpu_thread, SIGUSR1);
+  if (e != 0) fprintf(stderr, "sample-vmm: pthread_kill: %s\n", strerror(e));
+  return NULL;
+}
+
+static long ms_between(const struct timespec *a, const struct timespec *b) {
+  return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
 /* Writes 1 to the irqfd's eventfd after a while, when the vCPU sleeps in wfi. */
 static void *ring_later(void *p) {
   int efd = *(int *)p;
@@ -270,10 +296,10 @@ static void gh_load(int vm, unsigned char *ram, const unsigned char *dtb, size_t
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) {
-    fprintf(stderr, "usage: sample-vmm DTB_FILE [--dialect v17|gh] [--share] [--implicit-start] [--check-extension ID] [--register-twice] [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL [--no-ring]] [--mmio-loop N IMAGE]\n");
+    fprintf(stderr, "usage: sample-vmm DTB_FILE [--dialect v17|gh] [--share] [--implicit-start] [--check-extension ID] [--register-twice] [--sigbus-child] [--ioeventfd] [--pause] [--irqfd IMAGE LABEL [--no-ring] [--kick]] [--mmio-loop N IMAGE]\n");
     return 2;
   }
-  int sigbus_child = 0, use_ioeventfd = 0, pause_after = 0, no_ring = 0, share = 0, implicit_start = 0, register_twice = 0;
+  int sigbus_child = 0, use_ioeventfd = 0, pause_after = 0, no_ring = 0, share = 0, implicit_start = 0, register_twice = 0, kick = 0;
   const char *irq_image = NULL, *loop_image = NULL;
   uint32_t irq_label = 0;
   unsigned long long loop_n = 0;
@@ -283,6 +309,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--ioeventfd") == 0) use_ioeventfd = 1;
     else if (strcmp(argv[i], "--pause") == 0) pause_after = 1;
     else if (strcmp(argv[i], "--no-ring") == 0) no_ring = 1;
+    else if (strcmp(argv[i], "--kick") == 0) kick = 1;
     else if (strcmp(argv[i], "--share") == 0) share = 1;
     else if (strcmp(argv[i], "--implicit-start") == 0) implicit_start = 1;
     else if (strcmp(argv[i], "--register-twice") == 0) register_twice = 1;
@@ -291,6 +318,10 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--irqfd") == 0 && i + 2 < argc) { irq_image = argv[i + 1]; irq_label = (uint32_t)strtoul(argv[i + 2], NULL, 0); i += 2; }
     else if (strcmp(argv[i], "--mmio-loop") == 0 && i + 2 < argc) { loop_n = strtoull(argv[i + 1], NULL, 0); loop_image = argv[i + 2]; i += 2; }
     else { fprintf(stderr, "sample-vmm: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (kick && (irq_image == NULL || no_ring)) {
+    fprintf(stderr, "sample-vmm: --kick needs --irqfd (and no --no-ring)\n");
+    return 2;
   }
   if (!gh && (share || implicit_start || register_twice)) {
     fprintf(stderr, "sample-vmm: --share, --implicit-start and --register-twice need --dialect gh\n");
@@ -379,6 +410,26 @@ int main(int argc, char **argv) {
       run_to_mmio();
       CHECK(0, "the vCPU woke up with no doorbell rung");
     }
+    if (kick) {
+      /* No SA_RESTART, as the kick signals of crosvm and QEMU. */
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = on_kick;
+      sigemptyset(&sa.sa_mask);
+      CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction SIGUSR1");
+      pthread_t self = pthread_self(), kicker;
+      CHECK(pthread_create(&kicker, NULL, kick_later, &self) == 0, "pthread_create");
+      struct timespec k0, k1;
+      clock_gettime(CLOCK_MONOTONIC, &k0);
+      int r = ioctl(vcpu_fd, GUNYAH_VCPU_RUN, 0); /* sleeps in wfi until the kick */
+      int e = errno;
+      clock_gettime(CLOCK_MONOTONIC, &k1);
+      pthread_join(kicker, NULL);
+      errno = e;
+      CHECK(r == -1 && e == EINTR, "kick: expected the sleeping RUN to end with EINTR, it returned %d", r);
+      printf("kick: RUN returned EINTR after %s (immediate_exit %u)\n", ms_between(&k0, &k1) >= 100 ? ">= 100 ms" : "< 100 ms", run->immediate_exit);
+      run->immediate_exit = 0; /* the kernel never clears it: the VMM does, then runs again */
+    }
     pthread_t t;
     CHECK(pthread_create(&t, NULL, ring_later, &irq_efd) == 0, "pthread_create");
     struct timespec t0, t1;
@@ -386,7 +437,7 @@ int main(int argc, char **argv) {
     run_to_mmio(); /* sleeps in wfi until the doorbell rings */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     pthread_join(t, NULL);
-    long slept_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long slept_ms = ms_between(&t0, &t1);
     CHECK(run->mmio.phys_addr == CMD_REG && run->mmio.is_write, "irqfd guest: expected its second store at 0x6000");
     printf("irqfd guest: store %" PRIu64 " after the eventfd write (the RUN slept %s)\n", mmio_data(), slept_ms >= 100 ? ">= 100 ms" : "< 100 ms");
     CHECK(ioctl(vm, GUNYAH_VM_REMOVE_FUNCTION, &ifd) == 0, "GUNYAH_VM_REMOVE_FUNCTION irqfd");

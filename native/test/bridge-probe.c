@@ -12,6 +12,10 @@
  *   region      gh_: one page of MAP_SHARED | MAP_ANONYMOUS memory registered with
  *               GH_VM_SET_USER_MEM_REGION (label 0, RWX, guest 0x8000_0000)
  *   limit-fds   RLIMIT_NOFILE lowered so that no new fd can be opened; unlimit-fds undoes it
+ *   kick-in-100ms  arm a one-shot 100 ms timer (setitimer, SIGALRM to whichever thread takes it)
+ *               whose handler only sets immediate_exit (byte 0 of the run page), as a VMM's kick
+ *               does; the next `run` is then away when it fires
+ *   clear-flag  immediate_exit = 0, as a VMM does after the EINTR of a kick
  *   pause       print "paused" and wait to be killed
  *
  * Request numbers and structs: uapi.md §1–§3 and README.md §Dialects, written out here (no
@@ -25,7 +29,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define CREATE_VM 0x00004700u
@@ -35,6 +41,14 @@
 
 struct fn_desc { uint32_t type, arg_size; uint64_t arg; };
 struct gh_region { uint32_t label, flags; uint64_t guest_phys_addr, memory_size, userspace_addr; };
+
+static volatile unsigned char *kick_page;
+
+/* The kick: only the byte (async-signal-safe). */
+static void on_alarm(int sig) {
+  (void)sig;
+  if (kick_page) kick_page[0] = 1;
+}
 
 static void report(const char *step, long rc) {
   if (rc < 0) printf("%s -1 %d\n", step, errno);
@@ -88,6 +102,17 @@ int main(int argc, char **argv) {
       report(s, setrlimit(RLIMIT_NOFILE, &l));
     } else if (strcmp(s, "unlimit-fds") == 0) {
       report(s, setrlimit(RLIMIT_NOFILE, &saved));
+    } else if (strcmp(s, "kick-in-100ms") == 0) {
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = on_alarm;
+      sigemptyset(&sa.sa_mask);
+      kick_page = run == MAP_FAILED ? NULL : run;
+      struct itimerval it = { .it_interval = { 0, 0 }, .it_value = { 0, 100 * 1000 } };
+      report(s, sigaction(SIGALRM, &sa, NULL) < 0 ? -1 : setitimer(ITIMER_REAL, &it, NULL));
+    } else if (strcmp(s, "clear-flag") == 0) {
+      if (run != MAP_FAILED) run[0] = 0;
+      report(s, run == MAP_FAILED ? -1 : 0);
     } else if (strcmp(s, "pause") == 0) {
       printf("paused\n");
       for (;;) pause();

@@ -5,12 +5,15 @@
  * local fd table mapped onto the daemon's fds (translating the fd fields of the v17 structs),
  * the user memory and the eventfds of the process itself, guest memory read and written in the
  * daemon's backing file, a private copy of each vCPU run page carried by RUN, and the
- * followed `gunyah_fn_desc.arg` pointer sent as a blob. `mmapAnonymous` (version 2, MMAP_ANON)
+ * followed `gunyah_fn_desc.arg` pointer sent as a blob. Setting `immediate_exit` through a run-page
+ * mapping while a RUN of that vCPU is away sends a KICK (version 2), so a RUN sleeping in the
+ * daemon ends with EINTR as it would in process. `mmapAnonymous` (version 2, MMAP_ANON)
  * gives the anonymous shared user memory a `gh_` VMM registers; having no memory of its own to
  * convert, the client hands out the daemon's address, which goes into `userspace_addr` as is.
  *
- * Reference: docs/host-bridge-protocol.md (the client's duties: "What a client does");
- * uapi.md §1 (sizes from the request number), §3 (struct layouts), §5 (run page).
+ * Reference: docs/host-bridge-protocol.md (the client's duties: "What a client does"; RUN and
+ * KICK); uapi.md §1 (sizes from the request number), §3 (struct layouts), §5 (run page), §8.9
+ * (immediate_exit).
  *
  * Calls the contract makes synchronous (open, mmap, write) send their record at once and do not
  * wait: requests leave in call order, and a later call that needs an earlier answer (the daemon
@@ -32,7 +35,7 @@ import {
   decodeIoctl,
 } from '../vm-mgr/uapi/ioctls.js';
 import { GUNYAH_FN_IOEVENTFD, GUNYAH_FN_IRQFD } from '../vm-mgr/uapi/constants.js';
-import { RUN_PAGE_SIZE } from '../vm-mgr/uapi/run-page.js';
+import { RUN_IMMEDIATE_EXIT, RUN_PAGE_SIZE } from '../vm-mgr/uapi/run-page.js';
 import {
   BRIDGE_VERSION,
   BridgeDialect,
@@ -75,6 +78,10 @@ interface RemoteFile {
   newFdKind: number;
   gmemPath?: string;
   gmemSize?: number;
+  /** vCPU: RUN requests of this fd sent and not answered yet. */
+  runsAway?: number;
+  /** vCPU: a KICK went (or is not needed) for the RUNs now away. */
+  kickDone?: boolean;
 }
 
 interface LocalEventfd {
@@ -302,7 +309,7 @@ export class BridgeClient {
   /** Write `req` now (only from inside a `#call` build, which holds the send order). */
   #sendNow<R extends Reply>(req: BridgeRequest): Promise<R> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    const reply = req.type === 'EVENTFD_SIGNAL'
+    const reply = req.type === 'EVENTFD_SIGNAL' || req.type === 'KICK'
       ? (Promise.resolve(undefined) as unknown as Promise<R>)
       : new Promise<R>((resolve, reject) => this.#pending.set(req.tag, { resolve: resolve as (r: Reply) => void, reject }));
     this.#sock.write(encodeRecord(req));
@@ -417,10 +424,41 @@ export class BridgeClient {
   async #run(fd: number, f: RemoteFile): Promise<number> {
     const m = [...this.#maps].find((x) => x.file === f && x.page !== undefined);
     const page = m?.page;
-    const r = await this.#call<Reply & { type: 'RUN_R' }>(async (tag) => ({ type: 'RUN', tag, fd: await f.rfd, page: page ? page.slice(0, RUN_PAGE_SIZE) : new Uint8Array(0) }));
-    if (page && r.page.length > 0) page.set(r.page.subarray(0, Math.min(r.page.length, page.length)));
+    let sent = false;
+    let r: Reply & { type: 'RUN_R' };
+    try {
+      r = await this.#call<Reply & { type: 'RUN_R' }>(async (tag) => {
+        const req: BridgeRequest = { type: 'RUN', tag, fd: await f.rfd, page: page ? page.slice(0, RUN_PAGE_SIZE) : new Uint8Array(0) };
+        // Away from here: a flag set now must follow as a KICK. One set already goes with the page.
+        f.runsAway = (f.runsAway ?? 0) + 1;
+        f.kickDone = page === undefined || page[RUN_IMMEDIATE_EXIT] !== 0;
+        sent = true;
+        return req;
+      });
+    } finally {
+      if (sent) f.runsAway = (f.runsAway ?? 1) - 1;
+    }
+    if (page && r.page.length > 0) {
+      // immediate_exit is the VMM's: a reply never clears it. A zero there with a flag in the
+      // copy means the VMM set it while the RUN was away (its KICK came too late, or the
+      // connection has none); on the kernel's shared page it would still be set.
+      const mine = page[RUN_IMMEDIATE_EXIT]!;
+      page.set(r.page.subarray(0, Math.min(r.page.length, page.length)));
+      if (page[RUN_IMMEDIATE_EXIT] === 0) page[RUN_IMMEDIATE_EXIT] = mine;
+    }
     if (r.errno !== 0) throw errnoError(r.errno, `RUN on fd ${fd}`);
     return r.result;
+  }
+
+  /**
+   * The run page of vCPU `f` was written: if that set `immediate_exit` while a RUN of it is away,
+   * send one KICK (docs/host-bridge-protocol.md, KICK) so the daemon's copy gets the flag now.
+   */
+  #afterRunPageWrite(f: RemoteFile, page: Uint8Array, off: number, len: number): void {
+    if ((f.runsAway ?? 0) === 0 || f.kickDone === true || this.version < 2) return;
+    if (off > RUN_IMMEDIATE_EXIT || off + len <= RUN_IMMEDIATE_EXIT || page[RUN_IMMEDIATE_EXIT] === 0) return;
+    f.kickDone = true;
+    void this.#call(async () => ({ type: 'KICK', tag: 0, fd: await f.rfd })).catch(() => {});
   }
 
   malloc(size: number): bigint {
@@ -479,8 +517,10 @@ export class BridgeClient {
       },
       write: (off, bytes) => {
         check(off, bytes.length);
-        if (page) page.set(bytes, off);
-        else fs.writeSync(osFd!, bytes, 0, bytes.length, offset + off);
+        if (page) {
+          page.set(bytes, off);
+          if (offset === 0) this.#afterRunPageWrite(f, page, off, bytes.length);
+        } else fs.writeSync(osFd!, bytes, 0, bytes.length, offset + off);
       },
       unmap: () => {
         unmapped ??= (async () => {

@@ -4,12 +4,14 @@
  * its own HostProcess on the one kernel (`emu.newProcess()`); guest memory is shared through a
  * backing file per guest-memory fd (v17) or per anonymous user mapping (MMAP_ANON, the `gh_`
  * dialect's host user memory) in a directory the daemon owns, synced with the emulator's memory
- * at request boundaries; the vCPU run page travels with RUN; the client's eventfds are stood in
+ * at request boundaries; the vCPU run page travels with RUN, and a KICK (version 2) stores the
+ * client's `immediate_exit` into it while a RUN is here; the client's eventfds are stood in
  * for by daemon-side eventfds (EVENTFD_REGISTER / SIGNAL / FIRE). The daemon serves the dialect
  * its emulator's kernel speaks (`emu.dialect`), and refuses clients of the other one.
  *
  * Reference: docs/host-bridge-protocol.md (every rule implemented here); uapi.md §6.4 (host
- * access to guest memory, SIGBUS), §8.13 (irqfd), §8.14 (ioeventfd), §5 (run page);
+ * access to guest memory, SIGBUS), §8.13 (irqfd), §8.14 (ioeventfd), §5 (run page), §8.9
+ * (immediate_exit and EINTR: KICK);
  * DESIGN.md "Public contracts" (HostProcess).
  *
  * Connection lifecycle:
@@ -238,6 +240,8 @@ interface EfdRec {
 }
 
 const ZERO_PAGE = new Uint8Array(PAGE);
+/** What a KICK stores at byte 0 of a run page (`immediate_exit`, uapi.md §5). Never written to. */
+const KICK_BYTE = Uint8Array.of(1);
 
 /** Byte-equal pages (memcmp through Buffer: a JS byte loop costs ~4 µs a page at every boundary). */
 function samePage(a: Uint8Array, b: Uint8Array): boolean {
@@ -274,6 +278,8 @@ class Connection {
   readonly #inflight = new Set<Promise<void>>();
   /** vCPU files made by this client's ADD_FUNCTION (kicked at teardown). */
   readonly #vcpuFiles = new Set<KernelFile>();
+  /** vCPU file → RUN requests of it dispatched and not answered yet (what a KICK may end). */
+  readonly #runsInFlight = new Map<KernelFile, number>();
   #nextMap = 1;
   #nextBacking = 1;
   /** Where a pull reads backing-file pages (PULL_CHUNK_PAGES pages, made on first use). */
@@ -366,10 +372,12 @@ class Connection {
       throw new WireError('bad-type', { what: `${rec.type} record sent by a client`, offset: 4 });
     }
     const req = rec as BridgeRequest;
-    if (req.type === 'MMAP_ANON' && this.#version < 2) {
-      throw new WireError('bad-type', { what: 'MMAP_ANON needs protocol version 2 (this connection speaks 1)', offset: 4 });
+    if ((req.type === 'MMAP_ANON' || req.type === 'KICK') && this.#version < 2) {
+      throw new WireError('bad-type', { what: `${req.type} needs protocol version 2 (this connection speaks 1)`, offset: 4 });
     }
     if (req.type === 'EVENTFD_SIGNAL') return this.#signal(req.id, req.value);
+    // KICK has no reply and is no sync boundary: it only touches the run page.
+    if (req.type === 'KICK') return this.#kick(req.fd);
     // Every other request is a sync boundary: pull before it starts, push after it ends.
     this.#pullAll();
     const p = this.#handle(req).then(
@@ -387,7 +395,7 @@ class Connection {
   }
 
   /** Run a request; ErrnoError → errno reply; anything else rejects (ends the connection). */
-  async #handle(req: Exclude<BridgeRequest, { type: 'EVENTFD_SIGNAL' }>): Promise<BridgeRecord> {
+  async #handle(req: Exclude<BridgeRequest, { type: 'EVENTFD_SIGNAL' | 'KICK' }>): Promise<BridgeRecord> {
     const tag = req.tag;
     const errno = (e: unknown): number => {
       if (isErrnoError(e)) return e.errno;
@@ -607,10 +615,19 @@ class Connection {
     }
   }
 
+  /** The live private mapping (run page) of vCPU file `file` in this client, if any. */
+  #runPageOf(file: KernelFile): MapRec | undefined {
+    for (const m of this.#maps.values()) if (m.kind === 'private' && m.file === file) return m;
+    return undefined;
+  }
+
   async #run(req: BridgeRequest & { type: 'RUN' }): Promise<BridgeRecord> {
     const tag = req.tag;
     const file = this.#proc.openFiles().find((f) => f.fd === req.fd)?.file;
-    const page = file === undefined ? undefined : [...this.#maps.values()].find((m) => m.kind === 'private' && m.file === file);
+    const page = file === undefined ? undefined : this.#runPageOf(file);
+    // In flight from here (this runs as the record is dispatched) until the reply is made: a
+    // KICK that arrives meanwhile may end it.
+    if (file !== undefined) this.#runsInFlight.set(file, (this.#runsInFlight.get(file) ?? 0) + 1);
     try {
       if (page !== undefined && req.page.length > 0) page.mapping.write(0, req.page);
       const result = await this.#proc.ioctl(req.fd, GUNYAH_VCPU_RUN, 0);
@@ -618,7 +635,35 @@ class Connection {
     } catch (e) {
       if (!isErrnoError(e)) throw new ServerFault(`RUN: ${errText(e)}`, { cause: e });
       return { type: 'RUN_R', tag, errno: e.errno, result: -1, page: page ? page.mapping.read(0, RUN_PAGE_SIZE) : new Uint8Array(0) };
+    } finally {
+      if (file !== undefined) {
+        const n = (this.#runsInFlight.get(file) ?? 1) - 1;
+        if (n > 0) this.#runsInFlight.set(file, n);
+        else this.#runsInFlight.delete(file);
+      }
     }
+  }
+
+  /**
+   * KICK (docs/host-bridge-protocol.md): the client set `immediate_exit` in its copy of the run
+   * page while a RUN of that vCPU is here. The daemon stores 1 at byte 0 of the real run page
+   * through the client's mapping, as the VMM's store would in process: a RUN sleeping for a
+   * wakeup ends with EINTR (the mapping's kick), a RUN in the loop ends with EINTR at its next
+   * iteration (uapi.md §8.9). A KICK for an fd that is not a vCPU of this client, for a vCPU
+   * whose run page the client has not mapped, or with no RUN of it in flight (it ended before
+   * the KICK came; the client's page goes with its next RUN anyway) changes nothing: it is
+   * logged and dropped, as an unknown EVENTFD_SIGNAL is.
+   */
+  #kick(fd: number): void {
+    const file = this.#proc.openFiles().find((f) => f.fd === fd)?.file;
+    const drop = (why: string): void => this.log.debug({ fd, why }, 'KICK dropped');
+    if (file === undefined) return drop('fd not open');
+    if (!this.#vcpuFiles.has(file)) return drop('not a vCPU fd');
+    const page = this.#runPageOf(file);
+    if (page === undefined) return drop('run page not mapped');
+    if (!this.#runsInFlight.has(file)) return drop('no RUN in flight');
+    this.log.debug({ fd }, 'KICK: immediate_exit set in the run page');
+    page.mapping.write(0, KICK_BYTE);
   }
 
   #mmap(req: BridgeRequest & { type: 'MMAP' }): BridgeRecord {

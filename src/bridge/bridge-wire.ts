@@ -2,8 +2,9 @@
  * Byte codec of the host bridge protocol (versions 1 and 2): the HELLO/WELCOME handshake and the
  * length-prefixed records that carry the HostProcess contract (open, close, dup, fcntl, ioctl,
  * mmap, munmap, fallocate, eventfd bridging, RUN with its run page, access notices; version 2
- * adds MMAP_ANON, anonymous shared user memory for the `gh_` dialect) between a foreign VMM
- * process and the `gunyah-emu serve` daemon. Pure functions over bytes plus one stream
+ * adds MMAP_ANON, anonymous shared user memory for the `gh_` dialect, and KICK, the VMM's
+ * `immediate_exit` reaching a RUN already in the daemon) between a foreign VMM process and the
+ * `gunyah-emu serve` daemon. Pure functions over bytes plus one stream
  * splitter; no sockets here.
  *
  * Reference: docs/host-bridge-protocol.md (the layout, byte by byte, and every rule); uapi.md
@@ -19,7 +20,7 @@ import { WireError } from '../shared/wire-error.js';
 
 /** Newest protocol version this code speaks (it speaks every version from BRIDGE_MIN_VERSION up). */
 export const BRIDGE_VERSION = 2;
-/** Oldest protocol version this code still speaks (version 1: no MMAP_ANON, dialect v17 only). */
+/** Oldest protocol version this code still speaks (version 1: no MMAP_ANON, no KICK, dialect v17 only). */
 export const BRIDGE_MIN_VERSION = 1;
 /** "GHBR" (gunyah host bridge). */
 export const BRIDGE_MAGIC: readonly number[] = [0x47, 0x48, 0x42, 0x52];
@@ -56,6 +57,8 @@ export const BridgeType = {
   EVENTFD_UNREGISTER: 0x0c,
   /** Version 2. */
   MMAP_ANON: 0x0d,
+  /** Version 2. No reply. */
+  KICK: 0x0e,
   EVENTFD_FIRE: 0x40,
   ACCESS_REVOKED: 0x41,
   ACCESS_RESTORED: 0x42,
@@ -120,7 +123,9 @@ export type BridgeRequest =
   | { readonly type: 'FALLOCATE'; readonly tag: number; readonly fd: number; readonly mode: number; readonly offset: bigint; readonly length: bigint }
   | { readonly type: 'EVENTFD_REGISTER'; readonly tag: number; readonly localFd: number; readonly roles: number }
   | { readonly type: 'EVENTFD_SIGNAL'; readonly tag: number; readonly id: number; readonly value: bigint }
-  | { readonly type: 'EVENTFD_UNREGISTER'; readonly tag: number; readonly id: number };
+  | { readonly type: 'EVENTFD_UNREGISTER'; readonly tag: number; readonly id: number }
+  /** The client set `immediate_exit` in its copy of vCPU `fd`'s run page while a RUN of it is away. */
+  | { readonly type: 'KICK'; readonly tag: number; readonly fd: number };
 
 /** Replies (daemon → client); `errno` 0 or a positive Linux errno. */
 export type BridgeReply =
@@ -392,6 +397,7 @@ export function encodeRecord(rec: BridgeRecord): Uint8Array {
     }
     case 'CLOSE':
     case 'DUP':
+    case 'KICK':
       w.s32(rec.fd);
       break;
     case 'FCNTL':
@@ -509,6 +515,7 @@ function decodeBody(name: string, tag: number, r: Reader): BridgeRecord {
     }
     case 'CLOSE':
     case 'DUP':
+    case 'KICK':
       return { type: name, tag, fd: r.s32('fd') };
     case 'FCNTL':
       return { type: 'FCNTL', tag, fd: r.s32('fd'), cmd: r.u32('cmd'), arg: r.u64('arg') };

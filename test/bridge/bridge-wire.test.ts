@@ -99,7 +99,7 @@ describe('bridge wire: golden records', () => {
   });
 });
 
-describe('bridge wire: version 2 (MMAP_ANON, dialect gh)', () => {
+describe('bridge wire: version 2 (MMAP_ANON, KICK, dialect gh)', () => {
   it('HELLO, v2, dialect gh, pid 0x1234', () => {
     const g = hex('47 48 42 52  02 00  02  00  34 12 00 00  00 00 00 00');
     expect(encodeHello({ version: 2, dialect: 2, pid: 0x1234 })).toEqual(g);
@@ -126,6 +126,18 @@ describe('bridge wire: version 2 (MMAP_ANON, dialect gh)', () => {
                    0c 00 00 00  00 00 00 00  00  00 00 00  00 00 00 00 00 00 00 00
                    00 00 00 00 00 00 00 00  00 00 00 00`);
     expect(decodeRecord(g)).toEqual({ type: 'MMAP_ANON_R', tag: 6, errno: 12, id: 0, kind: 0, length: 0n, addr: 0n, path: '' });
+  });
+
+  it('KICK of vCPU fd 5, tag 0 (no reply)', () => {
+    const g = hex('0c 00 00 00  0e  00 00 00  00 00 00 00  05 00 00 00');
+    expect(encodeRecord({ type: 'KICK', tag: 0, fd: 5 })).toEqual(g);
+    expect(decodeRecord(g)).toEqual({ type: 'KICK', tag: 0, fd: 5 });
+  });
+
+  it('KICK of fd -1, tag 9: the fd is signed, any tag is taken', () => {
+    const g = hex('0c 00 00 00  0e  00 00 00  09 00 00 00  ff ff ff ff');
+    expect(decodeRecord(g)).toEqual({ type: 'KICK', tag: 9, fd: -1 });
+    expect(encodeRecord({ type: 'KICK', tag: 9, fd: -1 })).toEqual(g);
   });
 
   it('IOCTL GH_VM_CHECK_EXTENSION (0x4117, _IOC_SIZE 0): an immediate, the capability in arg', () => {
@@ -158,6 +170,10 @@ describe('bridge wire: malformed input', () => {
     ['MMAP_ANON reserved word not 0', '18 00 00 00  0d  00 00 00  05 00 00 00  00 30 00 00 00 00 00 00  03 00 00 00  00 01 00 00'],
     ['MMAP_ANON without its reserved word', '14 00 00 00  0d  00 00 00  05 00 00 00  00 30 00 00 00 00 00 00  03 00 00 00'],
     ['MMAP_ANON_R path_len past the end', '2a 00 00 00  8d  00 00 00  05 00 00 00  00 00 00 00  02 00 00 00  03  00 00 00  00 30 00 00 00 00 00 00  00 20 00 00 00 7f 00 00  03 00 00 00  2f 78'],
+    ['KICK with a 3-byte body', '0b 00 00 00  0e  00 00 00  00 00 00 00  05 00 00'],
+    ['KICK with a byte after the fd', '0d 00 00 00  0e  00 00 00  00 00 00 00  05 00 00 00  00'],
+    ['KICK with no body', '08 00 00 00  0e  00 00 00  00 00 00 00'],
+    ['KICK_R (0x8E): KICK has no reply', '0c 00 00 00  8e  00 00 00  00 00 00 00  05 00 00 00'],
     ['MMAP_ANON_R reserved byte not 0', '2a 00 00 00  8d  00 00 00  05 00 00 00  00 00 00 00  02 00 00 00  03  00 01 00  00 30 00 00 00 00 00 00  00 20 00 00 00 7f 00 00  02 00 00 00  2f 78'],
   ])('%s → WireError', (_, s) => {
     expect(bad(s)).toBeInstanceOf(WireError);

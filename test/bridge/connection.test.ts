@@ -192,7 +192,7 @@ describe('clients', () => {
       const c = await d.connect();
       for (let i = 0; i < 20 && !c.closed; i++) {
         const body = Uint8Array.from({ length: rnd(48) }, () => rnd(256));
-        const type = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x40, 0x85, rnd(256)][rnd(15)]!;
+        const type = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0e, 0x40, 0x85, rnd(256)][rnd(16)]!;
         const rec = new Uint8Array(12 + body.length);
         const dv = new DataView(rec.buffer);
         dv.setUint32(0, 8 + body.length, true);

@@ -4,7 +4,8 @@
  * whose emulator speaks gh_ (README.md §Dialects; vmm-flows.md §3, §4, §6; Q1 implicit start;
  * Q12 a lent page is SIGBUS). The VMM's guest RAM is its own anonymous shared memory: the shim
  * converts it into a bridged anonymous mapping (MMAP_ANON) at GH_VM_SET_USER_MEM_REGION /
- * GH_VM_ANDROID_LEND_USER_MEM (docs/running-your-vmm.md "Running a gh_ VMM"). Skipped when no C
+ * GH_VM_ANDROID_LEND_USER_MEM (docs/running-your-vmm.md "Running a gh_ VMM"). A kick of a vCPU
+ * sleeping in wfi (vmm-flows.md §7; docs/running-your-vmm.md "Kicks"). Skipped when no C
  * compiler (`cc`) is installed.
  */
 import { readdirSync, rmSync } from 'node:fs';
@@ -158,6 +159,26 @@ describe.skipIf(!CC)('sample VMM in C, gh_ dialect, through the LD_PRELOAD shim'
     expect(lines.slice(2)).toEqual([
       'started',
       'irqfd guest: store 1',
+      'irqfd guest: store 2 after the eventfd write (the RUN slept >= 100 ms)',
+      'ram readable again',
+      'teardown ok',
+      '',
+    ]);
+    await finish(d, []);
+  }, 30_000);
+
+  it('kick: the signal handler\'s immediate_exit ends GH_VCPU_RUN sleeping in wfi with EINTR; cleared, the VMM runs on (same library path as v17, the gh_ vCPU in the daemon)', async () => {
+    const d = await startDaemon(GH_OPTIONS);
+    const { dtb, img } = writeIrqGuest(d);
+    const r = await startGh(d, [dtb, '--irqfd', img, String(IRQ_LABEL), '--kick']).done;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expectPreamble(lines, /^ram: 0x[0-9a-f]+ bytes at 0x[0-9a-f]+$/);
+    expect(lines.slice(2)).toEqual([
+      'started',
+      'irqfd guest: store 1',
+      'kick: RUN returned EINTR after >= 100 ms (immediate_exit 1)',
       'irqfd guest: store 2 after the eventfd write (the RUN slept >= 100 ms)',
       'ram readable again',
       'teardown ok',

@@ -10,6 +10,11 @@
  * read is a report on stderr and a failing test); without it the tests still catch the reads
  * that crash. Also here, against the real daemon: a daemon fd the library cannot give a number
  * to (EMFILE) is closed again, so the VM it stands for does not outlive the failed call.
+ *
+ * The kick (docs/host-bridge-protocol.md KICK, docs/running-your-vmm.md "Kicks"): a timer
+ * signal's handler sets immediate_exit while the probe's RUN waits for a reply the scripted
+ * daemon holds back; the library must send one KICK with the vCPU's daemon fd, none before the
+ * flag is set, and never let a reply clear the flag.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +29,8 @@ const CC = haveCc();
 if (!CC) console.warn('test/bridge/native-wire.test.ts: skipped, no C compiler (cc) on PATH');
 
 /** Record types (docs/host-bridge-protocol.md "Records"). */
-const T = { OPEN: 0x01, CLOSE: 0x02, DUP: 0x03, IOCTL: 0x05, RUN: 0x06, MMAP: 0x07, MUNMAP: 0x08, MMAP_ANON: 0x0d } as const;
+const T = { OPEN: 0x01, CLOSE: 0x02, DUP: 0x03, IOCTL: 0x05, RUN: 0x06, MMAP: 0x07, MUNMAP: 0x08, MMAP_ANON: 0x0d, KICK: 0x0e } as const;
+const EINTR = 4;
 const EIO = 5;
 const EMFILE = 24;
 
@@ -111,16 +117,19 @@ function wellFormed(type: number, req: Uint8Array): Uint8Array | undefined {
 
 interface ScriptedDaemon {
   readonly path: string;
-  /** Every request received: type and body. */
-  readonly received: Array<{ type: number; body: Uint8Array }>;
+  /** Every request received: type, body, and when (performance.now(), ms). */
+  readonly received: Array<{ type: number; body: Uint8Array; at: number }>;
   close(): Promise<void>;
 }
+
+/** An answer: the reply body, undefined for the well-formed one, or a promise of either (a reply held back). */
+type Answer = (type: number, req: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
 
 /**
  * A daemon that accepts one client of `dialect` (1 v17, 2 gh) and answers each request with
  * `answer(type, body)`, or the well-formed reply when that returns undefined.
  */
-async function scriptedDaemon(dir: string, dialect: number, answer: (type: number, req: Uint8Array) => Uint8Array | undefined): Promise<ScriptedDaemon> {
+async function scriptedDaemon(dir: string, dialect: number, answer: Answer): Promise<ScriptedDaemon> {
   const path = join(dir, `d${Math.random().toString(16).slice(2)}.sock`);
   const received: ScriptedDaemon['received'] = [];
   const sockets = new Set<net.Socket>();
@@ -145,14 +154,19 @@ async function scriptedDaemon(dir: string, dialect: number, answer: (type: numbe
         const tag = buf.readUInt32LE(8);
         const req = new Uint8Array(buf.subarray(12, 4 + len));
         buf = buf.subarray(4 + len);
-        received.push({ type, body: req });
-        if (type === 0x0b) continue; // EVENTFD_SIGNAL has no reply
-        const reply = answer(type, req) ?? wellFormed(type, req)!;
-        const head = Buffer.alloc(12);
-        head.writeUInt32LE(8 + reply.length, 0);
-        head.writeUInt8(type | 0x80, 4);
-        head.writeUInt32LE(tag, 8);
-        sock.write(Buffer.concat([head, Buffer.from(reply)]));
+        received.push({ type, body: req, at: performance.now() });
+        if (type === 0x0b || type === T.KICK) continue; // EVENTFD_SIGNAL and KICK have no reply
+        const send = (given: Uint8Array | undefined): void => {
+          const reply = given ?? wellFormed(type, req)!;
+          const head = Buffer.alloc(12);
+          head.writeUInt32LE(8 + reply.length, 0);
+          head.writeUInt8(type | 0x80, 4);
+          head.writeUInt32LE(tag, 8);
+          if (!sock.destroyed) sock.write(Buffer.concat([head, Buffer.from(reply)]));
+        };
+        const a = answer(type, req);
+        if (a instanceof Promise) void a.then(send);
+        else send(a);
       }
     });
   });
@@ -202,7 +216,7 @@ describe.skipIf(!CC)('native/gunyah-preload.c against misbehaving and real daemo
 
   describe('the preload library does not trust lengths from the wire', () => {
 
-    async function against(answer: (type: number, req: Uint8Array) => Uint8Array | undefined, steps: string[], dialect = 1): Promise<ProbeResult & { received: ScriptedDaemon['received'] }> {
+    async function against(answer: Answer, steps: string[], dialect = 1): Promise<ProbeResult & { received: ScriptedDaemon['received'] }> {
       const d = await scriptedDaemon(build.dir, dialect, answer);
       try {
         const r = await runProbe(build, d.path, steps, dialect === 2 ? { GUNYAH_EMU_DIALECT: 'gh' } : {});
@@ -272,6 +286,74 @@ describe.skipIf(!CC)('native/gunyah-preload.c against misbehaving and real daemo
       expect(r.lines.at(-1)).toBe(`region -1 ${EIO}`);
       expect(r.received.filter((x) => x.type === T.MUNMAP).map((x) => hexOf(x.body))).toEqual(['09000000']);
       expect(r.received.some((x) => x.type === T.IOCTL && new DataView(x.body.buffer, x.body.byteOffset).getUint32(4, true) === 0x4020_4701)).toBe(false);
+    }, 30_000);
+  });
+
+  describe('the kick: immediate_exit set while a RUN is away', () => {
+    /** Resolves once a KICK has arrived (or after 2 s, and the test fails on what it sees), then `settle` ms more. */
+    function afterKick(received: () => ScriptedDaemon['received'], settle: number): Promise<void> {
+      return new Promise((resolve) => {
+        const end = performance.now() + 2000;
+        const poll = (): void => {
+          if (received().some((x) => x.type === T.KICK) || performance.now() > end) return void setTimeout(resolve, settle);
+          setTimeout(poll, 2);
+        };
+        poll();
+      });
+    }
+
+    /** The mapped run page's byte 0 is MMAP_PAGE's (non-zero): cleared first, as a VMM's page starts. */
+    const KICK_STEPS = ['open', 'create-vm', 'add-vcpu', 'map-run', 'clear-flag', 'kick-in-100ms', 'run', 'clear-flag'];
+
+    async function kickRun(reply: Uint8Array, steps = KICK_STEPS, hold = (received: () => ScriptedDaemon['received']) => afterKick(received, 100)): Promise<ProbeResult & { received: ScriptedDaemon['received'] }> {
+      let d!: ScriptedDaemon;
+      // The RUN's reply is held (by default until the KICK came, and 100 ms more: time for a second KICK, which must not come).
+      d = await scriptedDaemon(build.dir, 1, (type) => (type === T.RUN ? hold(() => d.received).then(() => reply) : undefined));
+      try {
+        const r = await runProbe(build, d.path, steps);
+        return { ...r, received: d.received };
+      } finally {
+        await d.close();
+      }
+    }
+
+    /** RUN_PAGE with byte 0 (immediate_exit) replaced. */
+    const withFlag = (flag: number) => Uint8Array.from(RUN_PAGE, (b, i) => (i === 0 ? flag : b));
+
+    it('a timer signal sets the flag while the RUN sleeps: one KICK of the vCPU\'s daemon fd, not before the flag; the RUN returns the daemon\'s EINTR', async () => {
+      const r = await kickRun(body([32, EINTR], [32, -1], [32, 40], withFlag(1)));
+      expectClean(r);
+      expect(r.lines).toEqual(['open ok', 'create-vm ok', 'add-vcpu ok', 'map-run ok', 'clear-flag ok', 'kick-in-100ms ok', `run -1 ${EINTR} ${hexOf(withFlag(1))}`, 'clear-flag ok']);
+      const kicks = r.received.filter((x) => x.type === T.KICK);
+      expect(kicks.map((x) => hexOf(x.body))).toEqual(['0c000000']); // the add-vcpu reply's daemon fd 12
+      const run = r.received.find((x) => x.type === T.RUN)!;
+      // The RUN carried the flag clear; the KICK came once the timer fired (100 ms), not on a poll before.
+      expect(run.body[8]).toBe(0);
+      expect(kicks[0]!.at - run.at).toBeGreaterThanOrEqual(90);
+    }, 30_000);
+
+    it('the RUN ended before its KICK arrived: a reply with immediate_exit 0 does not clear the flag the handler set', async () => {
+      const r = await kickRun(body([32, 0], [32, 0], [32, 40], withFlag(0)));
+      expectClean(r);
+      expect(r.lines.at(-2)).toBe(`run 0 ${hexOf(withFlag(1))}`);
+      expect(r.received.filter((x) => x.type === T.KICK)).toHaveLength(1);
+    }, 30_000);
+
+    it('no flag, no KICK: a RUN held 150 ms with the flag clear all along sends none', async () => {
+      const held = () => new Promise<void>((resolve) => setTimeout(resolve, 150));
+      const r = await kickRun(body([32, 0], [32, 0], [32, 40], withFlag(0)), ['open', 'create-vm', 'add-vcpu', 'map-run', 'clear-flag', 'run'], held);
+      expectClean(r);
+      expect(r.lines.at(-1)).toBe(`run 0 ${hexOf(withFlag(0))}`);
+      expect(r.received.some((x) => x.type === T.KICK)).toBe(false);
+    }, 30_000);
+
+    it('a flag set before the RUN goes with its page: no KICK', async () => {
+      const held = () => new Promise<void>((resolve) => setTimeout(resolve, 50));
+      // MMAP_PAGE's byte 0 (0xa0) is left as it is: the RUN carries it.
+      const r = await kickRun(body([32, EINTR], [32, -1], [32, 40], withFlag(1)), ['open', 'create-vm', 'add-vcpu', 'map-run', 'run'], held);
+      expectClean(r);
+      expect(r.received.find((x) => x.type === T.RUN)!.body[8]).toBe(0xa0);
+      expect(r.received.some((x) => x.type === T.KICK)).toBe(false);
     }, 30_000);
   });
 

@@ -1,7 +1,8 @@
 /**
  * The C side of the host bridge: native/gunyah-preload.c loaded with LD_PRELOAD into the sample
  * VMM of examples/c/sample-vmm.c, which boots a holding-cell VM through the v17 UAPI
- * (vmm-flows.md §2, §6) against a daemon served in this process (docs/host-bridge-protocol.md).
+ * (vmm-flows.md §2, §6) against a daemon served in this process (docs/host-bridge-protocol.md),
+ * and kicks a sleeping vCPU with a signal as crosvm and QEMU do (vmm-flows.md §7, uapi.md §8.9).
  * Skipped when no C compiler (`cc`) is installed.
  */
 import { execFileSync } from 'node:child_process';
@@ -94,6 +95,25 @@ describe.skipIf(!CC)('sample VMM in C through the LD_PRELOAD shim', () => {
     expect(r.stdout.split('\n')).toEqual([
       'started',
       'irqfd guest: store 1',
+      'irqfd guest: store 2 after the eventfd write (the RUN slept >= 100 ms)',
+      'teardown ok',
+      '',
+    ]);
+    await finish(d, []);
+  }, 30_000);
+
+  it('kick: SIGUSR1 to the vCPU thread whose RUN sleeps in wfi sets immediate_exit; the RUN ends with EINTR, the VMM clears the flag and runs on', async () => {
+    const d = await startDaemon();
+    const { dtb, img } = writeIrqGuest(d);
+    const r = await runVmm(d, [dtb, '--irqfd', img, String(IRQ_LABEL), '--kick']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      'started',
+      'irqfd guest: store 1',
+      // The RUN slept in the daemon until the kick (200 ms later), which ended it.
+      'kick: RUN returned EINTR after >= 100 ms (immediate_exit 1)',
+      // Flag cleared, RUN again: the vCPU sleeps in wfi once more until the doorbell rings.
       'irqfd guest: store 2 after the eventfd write (the RUN slept >= 100 ms)',
       'teardown ok',
       '',

@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator.js';
 import { listenBridge, type BridgeServer } from '../../src/bridge/bridge-server.js';
 import { connectBridge, type BridgeClient } from '../../src/bridge/bridge-client.js';
+import type { Logger } from '../../src/shared/log.js';
 import { bootVia, type BootedVia } from '../vm-mgr/support/boot.js';
 
 export { GUEST_BASE, PAGE } from '../vm-mgr/support/boot.js';
@@ -19,14 +20,15 @@ export interface Daemon {
   readonly server: BridgeServer;
   readonly path: string;
   readonly dir: string;
-  connect(opts?: { pid?: number }): Promise<BridgeClient>;
+  connect(opts?: { pid?: number; version?: number }): Promise<BridgeClient>;
 }
 
-export async function startDaemon(o: EmulatorOptions = {}): Promise<Daemon> {
+/** A daemon on a fresh socket; `log` is the daemon's logger (default: silent). */
+export async function startDaemon(o: EmulatorOptions = {}, log?: Logger): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bridge-test-'));
   const path = join(dir, 'bridge.sock');
   const emu = createEmulator(o);
-  const server = await listenBridge(emu, { path, shmDir: dir });
+  const server = await listenBridge(emu, { path, shmDir: dir, ...(log ? { log } : {}) });
   return { emu, server, path, dir, connect: (opts) => connectBridge(path, opts) };
 }
 

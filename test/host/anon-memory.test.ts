@@ -5,35 +5,16 @@ import { describe, it, expect } from 'vitest';
 import { HostProcess } from '../../src/host/process.js';
 import type { KernelFile, PinnedPages } from '../../src/host/kernel-file.js';
 import { AnonMemFile } from '../../src/vm-mgr/anon-memory.js';
-import { PageAllocator } from '../../src/vm-mgr/page-allocator.js';
-import type { HostHypercalls } from '../../src/hyp/host-api.js';
+import { fakeHostMemory } from '../support/fake-host-memory.js';
 import { isSigbusError } from '../../src/shared/sigbus-error.js';
 
 const PAGE = 4096;
 const PIN_REQUEST = 0x1234;
 
-/** Physical memory and the host's view of it: pages in `revoked` are not the host's any more. */
-function fakeMachine() {
-  const mem = new Map<number, Uint8Array>();
-  const revoked = new Set<number>();
-  const pageOf = (pa: number): Uint8Array => {
-    const base = pa - (pa % PAGE);
-    let p = mem.get(base);
-    if (!p) mem.set(base, (p = new Uint8Array(PAGE)));
-    return p;
-  };
-  const hyp = {
-    readMemory: (pa: number, len: number) => pageOf(pa).slice(pa % PAGE, (pa % PAGE) + len),
-    writeMemory: (pa: number, bytes: Uint8Array) => pageOf(pa).set(bytes, pa % PAGE),
-    probeMemory: (pa: number) => (revoked.has(pa - (pa % PAGE)) ? 'unmapped' : undefined),
-  } as unknown as HostHypercalls;
-  const pages = new PageAllocator({ base: 0x10_0000, size: 64 * PAGE, discard: (pa) => mem.delete(pa) });
-  return { hyp, pages, revoked, mem };
-}
 
 /** A process whose one device pins `arg` (addr) for `pinPages` pages on ioctl, keeping the pins. */
 function setup() {
-  const m = fakeMachine();
+  const m = fakeHostMemory();
   const pins: PinnedPages[] = [];
   let pinPages = 1;
   let write = false;

@@ -8,9 +8,8 @@
  * and Q12 (a lent page is SIGBUS to the host), uapi.md §6.4 (pages zero-filled on first touch).
  */
 import { describe, expect, it } from 'vitest';
-import type { HostHypercalls } from '../../src/hyp/host-api.js';
 import { AnonMemFile } from '../../src/vm-mgr/anon-memory.js';
-import { PageAllocator } from '../../src/vm-mgr/page-allocator.js';
+import { fakeHostMemory } from '../support/fake-host-memory.js';
 import { SigbusError } from '../../src/shared/sigbus-error.js';
 import { expectGhClean, GH, ghSetUp } from './gh/support.js';
 
@@ -18,27 +17,7 @@ const PAGE = 4096;
 const BASE_PA = 0x10_0000;
 
 /** Physical memory and the host's view of it: pages in `revoked` are not the host's any more. */
-function machine() {
-  const mem = new Map<number, Uint8Array>();
-  const revoked = new Set<number>();
-  const pageOf = (pa: number): Uint8Array => {
-    const base = pa - (pa % PAGE);
-    let p = mem.get(base);
-    if (!p) mem.set(base, (p = new Uint8Array(PAGE)));
-    return p;
-  };
-  const calls = { probe: 0 };
-  const hyp = {
-    readMemory: (pa: number, len: number) => pageOf(pa).slice(pa % PAGE, (pa % PAGE) + len),
-    writeMemory: (pa: number, bytes: Uint8Array) => pageOf(pa).set(bytes, pa % PAGE),
-    probeMemory: (pa: number) => {
-      calls.probe++;
-      return revoked.has(pa - (pa % PAGE)) ? 'unmapped' : undefined;
-    },
-  } as unknown as HostHypercalls;
-  const pages = new PageAllocator({ base: BASE_PA, size: 8 * PAGE, discard: (pa) => mem.delete(pa) });
-  return { hyp, pages, revoked, calls };
-}
+const machine = () => fakeHostMemory({ base: BASE_PA, pages: 8 });
 
 /** A 4-page shmem file mapped at user address 0x7000_0000. */
 function setup() {

@@ -15,9 +15,9 @@ import { defaultPlatform } from '../scmi/default-platform.js';
 import { RmMsgId } from '../rm-rpc/wire/msg-ids.js';
 import type { EmulatorOptions } from '../emulator.js';
 import type { FaultPlan } from '../shared/faults.js';
-import type { ActionRuleSpec, DoorbellSpec, Expectation, IoeventfdSpec, OpSpec, RegionSpec, Scenario, ScmiDeviceSpec, VmSpec } from './types.js';
-import { makeError, type ScenarioError } from './validate.js';
-import { allowBits, BOOT_REGS, named, u64, value, valueProblem, VcpuRunState } from './values.js';
+import type { ActionRuleSpec, DialectName, DoorbellSpec, Expectation, IoeventfdSpec, OpSpec, RegionSpec, Scenario, ScmiDeviceSpec, VmSpec } from './types.js';
+import { describeValue, makeError, type ScenarioError } from './validate.js';
+import { allowBits, BOOT_REGS, GH_IOCTL_NAMES, named, u64, value, valueProblem, VcpuRunState, V17_IOCTL_NAMES } from './values.js';
 import { ExitType } from '../rm-rpc/wire/enums.js';
 
 export const PAGE = 4096;
@@ -29,8 +29,10 @@ export interface RegionPlan {
   readonly guestAddr: bigint;
   readonly size: number;
   readonly fileOffset: number;
-  /** GUNYAH_MEM_* access and ALLOW bits for MAP_MEM. */
+  /** GUNYAH_MEM_* access and ALLOW bits for MAP_MEM (v17); GH_MEM_ALLOW_* bits (gh_). */
   readonly flags: number;
+  /** gh_: the region's label (default its index). */
+  readonly label: number;
   readonly share: boolean;
   readonly boot: boolean;
   readonly mapAtStart: boolean;
@@ -60,6 +62,8 @@ export interface VmPlan {
   readonly scmi: ScmiDeviceSpec | undefined;
   readonly bootContext: ReadonlyArray<{ readonly reg: number; readonly value: bigint }>;
   readonly start: boolean;
+  /** gh_: GH_VM_CHECK_EXTENSION capability ids asked during set-up. */
+  readonly checkExtension: readonly number[];
   readonly reads: readonly ReadPlan[];
   readonly readDefault: bigint;
   readonly runsAfterExit: number;
@@ -69,6 +73,8 @@ export interface VmPlan {
 
 export interface ScenarioPlan {
   readonly scenario: Scenario;
+  /** The UAPI dialect the VMs are built in. */
+  readonly dialect: DialectName;
   readonly emulator: EmulatorOptions;
   readonly seed: number;
   readonly vms: readonly VmPlan[];
@@ -257,7 +263,7 @@ function guestOf(vm: VmSpec, at: string, probs: Problems): { image: Uint8Array; 
   return { image: holdingCellImage(), reads };
 }
 
-function regionsOf(vm: VmSpec, at: string, image: Uint8Array, probs: Problems): { regions: RegionPlan[]; boot: number; dtbOffset: number } {
+function regionsOf(vm: VmSpec, at: string, image: Uint8Array, probs: Problems, gh: boolean): { regions: RegionPlan[]; boot: number; dtbOffset: number } {
   const specs: readonly RegionSpec[] = vm.memory ?? [{ name: 'ram', guestAddr: '0x80000000', access: 'lend', allow: 'rwx', boot: true }];
   unique(probs, specs.map((r, i) => ({ key: r.name, ptr: `${at}/memory/${i}/name` })), 'region name');
   let boot = specs.findIndex((r) => r.boot === true);
@@ -277,7 +283,8 @@ function regionsOf(vm: VmSpec, at: string, image: Uint8Array, probs: Problems): 
     }
     if (isBoot && r.map === 'later') probs.add(`${ptr}/map`, '"start" for the boot region', '"later"');
     const access = r.access ?? 'lend';
-    const flags = (access === 'lend' ? 1 : access === 'share' ? 2 : 0) | allowBits(r.allow ?? 'rwx');
+    // gh_: GH_MEM_ALLOW_READ 0x1 / WRITE 0x2 / EXEC 0x4 (the v17 ALLOW bits shifted down by 4).
+    const flags = gh ? allowBits(r.allow ?? 'rwx') >> 4 : (access === 'lend' ? 1 : access === 'share' ? 2 : 0) | allowBits(r.allow ?? 'rwx');
     const init = (r.init ?? []).map((x, k) => ({
       offset: probs.size(`${ptr}/init/${k}/offset`, x.offset, 0),
       bytes: x.hex !== undefined ? hexBytes(x.hex) : le64(probs.value(`${ptr}/init/${k}/u64`, x.u64)),
@@ -288,6 +295,7 @@ function regionsOf(vm: VmSpec, at: string, image: Uint8Array, probs: Problems): 
       size,
       fileOffset: probs.size(`${ptr}/fileOffset`, r.fileOffset, 0),
       flags,
+      label: r.label ?? i,
       share: access === 'share',
       boot: isBoot,
       mapAtStart: r.map !== 'later',
@@ -297,10 +305,12 @@ function regionsOf(vm: VmSpec, at: string, image: Uint8Array, probs: Problems): 
   return { regions, boot, dtbOffset: binSize };
 }
 
-function vmPlan(vm: VmSpec, index: number, probs: Problems): VmPlan {
+function vmPlan(vm: VmSpec, index: number, probs: Problems, dialect: DialectName): VmPlan {
   const at = `/vms/${index}`;
+  const gh = dialect === 'gh';
+  dialectChecks(vm, at, probs, gh);
   const { image, reads: hcReads } = guestOf(vm, at, probs);
-  const { regions, boot, dtbOffset } = regionsOf(vm, at, image, probs);
+  const { regions, boot, dtbOffset } = regionsOf(vm, at, image, probs, gh);
   const regionNames = new Set(regions.map((r) => r.name));
   const doorbells = vm.doorbells ?? [];
   unique(probs, doorbells.map((d, i) => ({ key: d.label, ptr: `${at}/doorbells/${i}/label` })), 'doorbell label');
@@ -384,6 +394,7 @@ function vmPlan(vm: VmSpec, index: number, probs: Problems): VmPlan {
     scmi: vm.scmi,
     bootContext,
     start: vm.start !== false,
+    checkExtension: vm.checkExtension ?? [],
     reads,
     readDefault: probs.value(`${at}/vmm/readDefault`, vmm.readDefault),
     runsAfterExit: vmm.runsAfterExit ?? 0,
@@ -426,7 +437,8 @@ function faultPlan(s: Scenario, probs: Problems): FaultPlan | undefined {
 export function compileScenario(s: Scenario): { ok: true; plan: ScenarioPlan } | { ok: false; errors: ScenarioError[] } {
   const probs = new Problems();
   unique(probs, s.vms.map((v, i) => ({ key: v.name, ptr: `/vms/${i}/name` })), 'VM name');
-  const vms = s.vms.map((vm, i) => vmPlan(vm, i, probs));
+  const dialect: DialectName = s.machine?.dialect ?? 'v17';
+  const vms = s.vms.map((vm, i) => vmPlan(vm, i, probs, dialect));
   const byName = new Map(vms.map((v) => [v.name, v]));
   let order: Array<{ vm: number; vcpu: number }> = [];
   if (s.run?.order) {
@@ -456,6 +468,8 @@ export function compileScenario(s: Scenario): { ok: true; plan: ScenarioPlan } |
       }
     }
     const ex = e.exit;
+    if (dialect === 'gh') ghExitCheck(ex, `/expect/${i}/exit`, probs);
+    opCheck(e.ioctl?.op, `/expect/${i}/ioctl/op`, dialect, probs);
     if (ex) {
       probs.u64(`/expect/${i}/exit/addr`, ex.addr);
       probs.value(`/expect/${i}/exit/data`, ex.data);
@@ -469,6 +483,7 @@ export function compileScenario(s: Scenario): { ok: true; plan: ScenarioPlan } |
   const seed = m.seed ?? 1;
   const emulator: EmulatorOptions = {
     cpus: m.cpus ?? 8,
+    ...(dialect === 'gh' ? { dialect } : {}),
     ...(faults ? { faults } : {}),
     ...(m.quirks ? { quirks: m.quirks } : {}),
     ...(m.rm ? { rm: { ...m.rm } } : {}),
@@ -479,6 +494,7 @@ export function compileScenario(s: Scenario): { ok: true; plan: ScenarioPlan } |
     ok: true,
     plan: {
       scenario: s,
+      dialect,
       emulator,
       seed,
       vms,
@@ -491,4 +507,69 @@ export function compileScenario(s: Scenario): { ok: true; plan: ScenarioPlan } |
       expectations: s.expect,
     },
   };
+}
+
+/** Why a field means nothing in a gh_ scenario (docs/scenarios.md "The gh_ dialect"). */
+const GH_NO = {
+  bootContext: 'no bootContext in a gh_ scenario (the gh_ driver has no SET_BOOT_CONTEXT: the RM enters the DTB\'s region at its base with X0 = the DTB, B13)',
+  fileOffset: 'no fileOffset in a gh_ scenario (a region is the VMM\'s anonymous memory, not a guest-memory file)',
+  map: 'no map in a gh_ scenario (no MAP_MEM: every region is registered during set-up and goes to the RM at START)',
+  access: '"lend" or "share" in a gh_ scenario (GH_VM_ANDROID_LEND_USER_MEM or GH_VM_SET_USER_MEM_REGION)',
+  scmi: 'no scmi device in a gh_ scenario (the emulated RM maps only the image region into a gh_ VM, so the guest cannot reach a ring region; G13)',
+  resume: 'no resume in a gh_ scenario (gh_ has no resume_action: a read completes with the value in mmio.data, a write by the next RUN; GV6)',
+  punchHole: 'no punchHole in a gh_ scenario (a region is anonymous memory, pinned whole; there is no guest-memory file to punch)',
+  mapMem: 'no mapMem in a gh_ scenario (gh_ has no MAP_MEM)',
+  unmapMem: 'no unmapMem in a gh_ scenario (gh_ has no MAP_MEM)',
+  pageFault: 'an exit kind other than "page-fault" in a gh_ scenario (gh_ has no page-fault exits; ADDRSPACE_PAGE_FAULT spins, GV4)',
+  attempt: 'no attempt in a gh_ scenario (it belongs to page-fault exits, which gh_ does not have)',
+} as const;
+
+/** The fields of one dialect that the other cannot express. */
+function dialectChecks(vm: VmSpec, at: string, probs: Problems, gh: boolean): void {
+  if (!gh) {
+    vm.memory?.forEach((r, j) => {
+      if (r.label !== undefined) probs.add(`${at}/memory/${j}/label`, 'no label in a v17 scenario (labels belong to gh_ user-memory regions: "machine": {"dialect": "gh"})', String(r.label));
+    });
+    if (vm.checkExtension !== undefined) {
+      probs.add(`${at}/checkExtension`, 'no checkExtension in a v17 scenario (GH_VM_CHECK_EXTENSION is gh_ only: "machine": {"dialect": "gh"})', describeValue(vm.checkExtension));
+    }
+    vm.vmm?.actions?.forEach((rule, i) => {
+      opCheck(rule.when.errno?.op, `${at}/vmm/actions/${i}/when/errno/op`, 'v17', probs);
+    });
+    return;
+  }
+  if (vm.bootContext !== undefined) probs.add(`${at}/bootContext`, GH_NO.bootContext, describeValue(vm.bootContext));
+  if (vm.scmi !== undefined) probs.add(`${at}/scmi`, GH_NO.scmi, describeValue(vm.scmi));
+  vm.memory?.forEach((r, j) => {
+    const ptr = `${at}/memory/${j}`;
+    if (r.fileOffset !== undefined) probs.add(`${ptr}/fileOffset`, GH_NO.fileOffset, JSON.stringify(r.fileOffset));
+    if (r.map !== undefined) probs.add(`${ptr}/map`, GH_NO.map, JSON.stringify(r.map));
+    if (r.access === 'default') probs.add(`${ptr}/access`, GH_NO.access, '"default"');
+  });
+  vm.vmm?.actions?.forEach((rule, i) => {
+    const ptr = `${at}/vmm/actions/${i}`;
+    ghExitCheck(rule.when.exit, `${ptr}/when/exit`, probs);
+    opCheck(rule.when.errno?.op, `${ptr}/when/errno/op`, 'gh', probs);
+    rule.do.forEach((a, k) => {
+      for (const f of ['resume', 'punchHole', 'mapMem', 'unmapMem'] as const) {
+        if (a[f] !== undefined) probs.add(`${ptr}/do/${k}/${f}`, GH_NO[f], describeValue(a[f]));
+      }
+    });
+  });
+}
+
+/** An exit match in a gh_ scenario: no page faults. */
+function ghExitCheck(ex: { kind?: string; attempt?: string | number } | undefined, ptr: string, probs: Problems): void {
+  if (ex?.kind === 'page-fault') probs.add(`${ptr}/kind`, GH_NO.pageFault, '"page-fault"');
+  if (ex?.attempt !== undefined) probs.add(`${ptr}/attempt`, GH_NO.attempt, JSON.stringify(ex.attempt));
+}
+
+/** An ioctl name of the other dialect. */
+function opCheck(op: string | undefined, ptr: string, dialect: DialectName, probs: Problems): void {
+  if (op === undefined) return;
+  const other = dialect === 'gh' ? V17_IOCTL_NAMES : GH_IOCTL_NAMES;
+  const own = dialect === 'gh' ? GH_IOCTL_NAMES : V17_IOCTL_NAMES;
+  if (other.includes(op) && !own.includes(op)) {
+    probs.add(ptr, `an ioctl of the ${dialect === 'gh' ? 'gh_' : 'v17'} dialect (${own.join(', ')}) or fallocate, eventfd_write, eventfd_read`, JSON.stringify(op));
+  }
 }

@@ -26,6 +26,9 @@ import { isErrnoError } from '../shared/errno.js';
 import type { Logger } from '../shared/log.js';
 import type { TraceSink } from '../shared/trace.js';
 import { GunyahDevice, type GuestMemFd, type VmFd } from '../vmm/vm-fd.js';
+import { GhVmFd } from '../vmm/gh-vm-fd.js';
+import type { Mapping } from '../host/process.js';
+import { GhVmFile } from '../vm-mgr/gh/gh-vm-file.js';
 import type { VcpuFd } from '../vmm/vcpu-fd.js';
 import { buildVmDtb, type VmDtbDoorbell } from '../vmm/vm-dtb.js';
 import { ScmiVirtioDevice } from '../vmm/scmi-device.js';
@@ -104,6 +107,8 @@ class VmRt {
   dev: GunyahDevice | undefined;
   vm: VmFd | undefined;
   readonly mems = new Map<string, GuestMemFd>();
+  /** gh_: each region's anonymous memory (the VMM's RAM). */
+  readonly anon = new Map<string, Mapping>();
   readonly vcpus: Array<VcpuRt | undefined> = [];
   readonly irqfds = new Map<number, number>();
   readonly ioeventfds = new Map<string, { fd: number; addr: bigint; len: number; datamatch?: bigint }>();
@@ -128,8 +133,20 @@ interface CallInfo {
   readonly detail?: string;
 }
 
+/** The gh_ names of the v17 ioctls both dialects share (same numbers; docs/gh-dialect.md). */
+const GH_OP: Readonly<Record<string, string>> = {
+  GUNYAH_CREATE_VM: 'GH_CREATE_VM',
+  GUNYAH_VM_SET_DTB_CONFIG: 'GH_VM_SET_DTB_CONFIG',
+  GUNYAH_VM_START: 'GH_VM_START',
+  GUNYAH_VM_ADD_FUNCTION: 'GH_VM_ADD_FUNCTION',
+  GUNYAH_VM_REMOVE_FUNCTION: 'GH_VM_REMOVE_FUNCTION',
+  GUNYAH_VCPU_RUN: 'GH_VCPU_RUN',
+};
+
 class Runner {
   readonly emu: Emulator;
+  /** The name a recorded call gets in this scenario's dialect. */
+  readonly op: (v17Name: string) => string;
   readonly obs: Observation[] = [];
   phase: Phase = 'setup';
   step = 0;
@@ -142,6 +159,7 @@ class Runner {
     readonly plan: ScenarioPlan,
     opts: RunOptions,
   ) {
+    this.op = plan.dialect === 'gh' ? (n) => GH_OP[n] ?? n : (n) => n;
     this.emu = createEmulator({
       ...plan.emulator,
       seed: plan.seed,
@@ -172,7 +190,8 @@ class Runner {
   }
 
   /** Make a call and record its result or errno; undefined on an errno. */
-  async call<T>(info: CallInfo, f: () => Promise<T> | T, result: (t: T) => number): Promise<T | undefined> {
+  async call<T>(given: CallInfo, f: () => Promise<T> | T, result: (t: T) => number): Promise<T | undefined> {
+    const info = { ...given, op: this.op(given.op) };
     try {
       const t = await f();
       this.record({ kind: 'ioctl', ...info, result: result(t) });
@@ -223,12 +242,14 @@ class Runner {
     const host = this.emu.host;
     const dev = GunyahDevice.open(host);
     rt.dev = dev;
-    const vm = await this.call({ vm: vmName, op: 'GUNYAH_CREATE_VM' }, () => dev.createVm(), (v) => v.fd);
+    const gh = this.plan.dialect === 'gh';
+    const vm = await this.call({ vm: vmName, op: 'GUNYAH_CREATE_VM' }, () => (gh ? GhVmFd.create(dev) : dev.createVm()), (v) => v.fd);
     if (!vm) return rt;
     rt.vm = vm;
     const boot = p.regions[p.bootRegion]!;
     const dtbStart = boot.guestAddr + BigInt(p.dtbOffset);
-    for (const r of p.regions) {
+    if (vm instanceof GhVmFd) await this.#ghRegions(rt, vm);
+    for (const r of gh ? [] : p.regions) {
       const mem = await this.call(
         { vm: vmName, op: 'GUNYAH_CREATE_GUEST_MEM', detail: `${r.name}: ${r.fileOffset + r.size} bytes` },
         () => dev.createGuestMem(r.fileOffset + r.size),
@@ -283,23 +304,37 @@ class Runner {
     const dtbBytes = pageAlign(dtb.length);
     const stackTop = dtbStart + BigInt(dtbBytes + PAGE);
     const bootMem = rt.mems.get(boot.name);
-    if (bootMem) {
+    const bootAnon = rt.anon.get(boot.name);
+    if (bootMem || bootAnon) {
       if (p.dtbOffset + dtbBytes + p.vcpus * PAGE > boot.size) {
         this.record({ kind: 'error', vm: vmName, message: `the boot region (${boot.size} bytes) has no room for the DTB (${dtbBytes}) and ${p.vcpus} stack pages` });
       }
-      await bootMem.writeAt(boot.fileOffset + p.dtbOffset, dtb);
-      await bootMem.writeAt(boot.fileOffset, p.image);
+      if (bootMem) {
+        await bootMem.writeAt(boot.fileOffset + p.dtbOffset, dtb);
+        await bootMem.writeAt(boot.fileOffset, p.image);
+      }
+      // gh_: the VMM writes its own RAM; the pages are pinned but still the host's until START.
+      bootAnon?.write(p.dtbOffset, dtb);
+      bootAnon?.write(0, p.image);
     }
     await this.call(
       { vm: vmName, op: 'GUNYAH_VM_SET_DTB_CONFIG', detail: `${hex(dtbStart)} size ${dtbBytes}` },
       () => vm.setDtbConfig(dtbStart, BigInt(dtbBytes)),
       (r) => r,
     );
-    const regs: Array<{ reg: number; value: bigint; what: string }> = [
-      { reg: GUNYAH_VM_BOOT_CONTEXT_REG(REG_SET_PC, 0), value: boot.guestAddr, what: 'PC' },
-      { reg: GUNYAH_VM_BOOT_CONTEXT_REG(REG_SET_SP, 1), value: stackTop, what: 'SP_EL1' },
-      ...p.bootContext.map((b) => ({ ...b, what: hex(b.reg) })),
-    ];
+    // gh_ has no boot context: the RM enters the DTB's region at its base, X0 = the DTB (B13).
+    const regs: Array<{ reg: number; value: bigint; what: string }> = gh
+      ? []
+      : [
+          { reg: GUNYAH_VM_BOOT_CONTEXT_REG(REG_SET_PC, 0), value: boot.guestAddr, what: 'PC' },
+          { reg: GUNYAH_VM_BOOT_CONTEXT_REG(REG_SET_SP, 1), value: stackTop, what: 'SP_EL1' },
+          ...p.bootContext.map((b) => ({ ...b, what: hex(b.reg) })),
+        ];
+    if (vm instanceof GhVmFd) {
+      for (const cap of p.checkExtension) {
+        await this.call({ vm: vmName, op: 'GH_VM_CHECK_EXTENSION', detail: `capability ${cap}` }, () => vm.checkExtension(cap), (x) => x);
+      }
+    }
     for (const r of regs) {
       await this.call({ vm: vmName, op: 'GUNYAH_VM_SET_BOOT_CONTEXT', detail: `${r.what} = ${hex(r.value)}` }, () => vm.setBootContext(r.reg, r.value), (x) => x);
     }
@@ -308,6 +343,31 @@ class Runner {
       await this.fireRules(rt, (w) => w.afterStart === true, undefined, false);
     }
     return rt;
+  }
+
+  /**
+   * gh_: each region is the VMM's own anonymous memory (initial bytes written into it), registered
+   * with GH_VM_ANDROID_LEND_USER_MEM (lend) or GH_VM_SET_USER_MEM_REGION (share), in file order.
+   */
+  async #ghRegions(rt: VmRt, vm: GhVmFd): Promise<void> {
+    for (const r of rt.plan.regions) {
+      let mem: Mapping;
+      try {
+        mem = this.emu.host.mmapAnonymous(r.size);
+      } catch (err) {
+        if (!isErrnoError(err)) throw err;
+        this.record({ kind: 'ioctl', vm: rt.name, op: 'mmap', detail: `${r.name}: anonymous ${r.size} bytes`, errno: err.code });
+        continue;
+      }
+      rt.anon.set(r.name, mem);
+      for (const x of r.init) mem.write(x.offset, x.bytes);
+      const region = { label: r.label, flags: r.flags, guestPhysAddr: r.guestAddr, size: BigInt(r.size), userspaceAddr: mem.addr };
+      await this.call(
+        { vm: rt.name, op: r.share ? 'GH_VM_SET_USER_MEM_REGION' : 'GH_VM_ANDROID_LEND_USER_MEM', detail: `${r.name}: label ${r.label} ${hex(r.guestAddr)} size ${hex(r.size)}` },
+        () => (r.share ? vm.setUserMemRegion(region) : vm.lendUserMem(region)),
+        (x) => x,
+      );
+    }
   }
 
   #scmiDevice(rt: VmRt, vm: VmFd, p: VmPlan): void {
@@ -349,7 +409,7 @@ class Runner {
     const files = this.emu.host.openFiles();
     for (const rt of this.vms) {
       const f = files.find((x) => x.fd === rt.vm?.fd)?.file;
-      if (f instanceof VmFile && f.vm.vmid !== 0xffff) this.#vmids.set(f.vm.vmid, rt.name);
+      if ((f instanceof VmFile || f instanceof GhVmFile) && f.vm.vmid !== 0xffff) this.#vmids.set(f.vm.vmid, rt.name);
     }
     return this.#vmids.get(vmid);
   }
@@ -446,7 +506,12 @@ class Runner {
     if (a.removeIoeventfd && rt.vm) {
       const vm = rt.vm;
       const e = rt.ioeventfds.get(a.removeIoeventfd.name)!;
-      await this.call({ vm: rt.name, op: 'GUNYAH_VM_REMOVE_FUNCTION', fn: 'ioeventfd', detail: a.removeIoeventfd.name }, () => vm.removeIoeventfd(e), (x) => x);
+      // gh_: keyed by addr alone (G7), and sent as crosvm sends it: only addr set (Q18).
+      await this.call(
+        { vm: rt.name, op: 'GUNYAH_VM_REMOVE_FUNCTION', fn: 'ioeventfd', detail: vm instanceof GhVmFd ? `${a.removeIoeventfd.name}: by addr ${hex(e.addr)}` : a.removeIoeventfd.name },
+        () => (vm instanceof GhVmFd ? vm.removeIoeventfdByAddr(e.addr) : vm.removeIoeventfd(e)),
+        (x) => x,
+      );
     }
     if (a.start) await this.startVm(rt);
     if (a.scmiHost) this.scmiHost(a.scmiHost);
@@ -543,7 +608,7 @@ class Runner {
         v.retired = true;
         return;
       }
-      const o = { kind: 'ioctl' as const, ...who, op: 'GUNYAH_VCPU_RUN', errno: err.code, step: f.step };
+      const o = { kind: 'ioctl' as const, ...who, op: this.op('GUNYAH_VCPU_RUN'), errno: err.code, step: f.step };
       this.record(o);
       if (!answer) return;
       v.errnosInARow++;
@@ -690,6 +755,8 @@ class Runner {
     if (rm.parcels.length) problems.push(`the RM still holds ${rm.parcels.length} parcels`);
     if (owners.length) problems.push(`memory still owned by VMs ${owners.map(hex).join(', ')}`);
     if (this.emu.kernel.liveVms) problems.push(`${this.emu.kernel.liveVms} VMs not torn down by the kernel`);
+    // gh_: pages a failed MEM_RECLAIM left pinned (and lent) for good (G10).
+    if (this.plan.dialect === 'gh' && this.emu.kernel.leakedPinnedPages) problems.push(`${this.emu.kernel.leakedPinnedPages} pages left pinned by a failed MEM_RECLAIM`);
     problems.push(...invariants.map((x) => `invariant: ${x}`));
     this.record({ kind: 'shutdown', clean: problems.length === 0, rmVms: rmVms.length, parcels: rm.parcels.length, problems });
   }

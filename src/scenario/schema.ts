@@ -224,6 +224,7 @@ const region = obj(
     boot: bool,
     map: { enum: ['start', 'later'] },
     fileOffset: ref('u64'),
+    label: int(0, 0xffff_ffff, 'a region label: an integer 0..0xffffffff (gh_ only)'),
     init: list(
       obj({ offset: ref('u64'), u64: ref('value'), hex: { type: 'string', pattern: '^([0-9a-fA-F]{2})+$', expected: 'bytes as hex' } }, ['offset'], {
         oneOf: [{ required: ['u64'] }, { required: ['hex'] }],
@@ -311,6 +312,7 @@ const vm = obj(
       64,
     ),
     start: bool,
+    checkExtension: list(int(0, Number.MAX_SAFE_INTEGER, 'a capability id'), 0, 16, 'a list of at most 16 capability ids (gh_ only)'),
     vmm: obj({
       reads: list(
         obj(
@@ -348,6 +350,7 @@ const SCHEMA: Schema = {
     $schema: str(),
     description: { type: 'string', minLength: 1, expected: 'a non-empty string saying what the scenario shows' },
     machine: obj({
+      dialect: { enum: ['v17', 'gh'], expected: 'a UAPI dialect: "v17" (gunyah_, default) or "gh" (v14 / Android gh_)' },
       cpus: int(1, 64),
       seed: int(0, 0xffff_ffff),
       scmi: obj({ platform: { enum: ['default'] }, hostName: str() }),

@@ -24,7 +24,12 @@ export interface Scenario {
   readonly expect: readonly Expectation[];
 }
 
+/** The UAPI dialect of /dev/gunyah: 'v17' (`gunyah_`, default) or 'gh' (v14 / Android `gh_`, docs/gh-dialect.md). */
+export type DialectName = 'v17' | 'gh';
+
 export interface MachineSpec {
+  /** The dialect the emulated kernel speaks and the VMM is written against (default 'v17'). */
+  readonly dialect?: DialectName;
   readonly cpus?: number;
   readonly seed?: number;
   readonly scmi?: { readonly platform?: 'default'; readonly hostName?: string };
@@ -74,6 +79,8 @@ export interface RegionSpec {
   /** "start": MAP_MEM during set-up (default); "later": only by a `mapMem` action. */
   readonly map?: 'start' | 'later';
   readonly fileOffset?: U64;
+  /** gh_ only: the region's label (default: its index in `memory`). */
+  readonly label?: number;
   readonly init?: ReadonlyArray<{ readonly offset: U64; readonly u64?: Value; readonly hex?: string }>;
 }
 
@@ -163,8 +170,10 @@ export interface VmSpec {
   readonly ioeventfds?: readonly IoeventfdSpec[];
   readonly scmi?: ScmiDeviceSpec;
   readonly bootContext?: ReadonlyArray<{ readonly reg: string | number; readonly value: Value }>;
-  /** GUNYAH_VM_START during set-up (default true). */
+  /** GUNYAH_VM_START during set-up (default true). gh_: false leaves the start to the first GH_VCPU_RUN. */
   readonly start?: boolean;
+  /** gh_ only: GH_VM_CHECK_EXTENSION of these capability ids during set-up (crosvm asks 0). */
+  readonly checkExtension?: readonly number[];
   readonly vmm?: VmmSpec;
 }
 

@@ -16,6 +16,7 @@ import { HOST_HYPERCALL_NAMES, VcpuRunState } from '../hyp/host-api.js';
 import { HoldingCellCmd } from '../guest/holding-cell-protocol.js';
 import { ScmiStatus } from '../scmi/api.js';
 import { GunyahIoctl } from '../vm-mgr/uapi/ioctls.js';
+import { GhIoctl } from '../vm-mgr/gh/gh-uapi.js';
 import { DEFAULT_QUIRKS } from '../vm-mgr/vm-api.js';
 
 const MASK64 = (1n << 64n) - 1n;
@@ -40,7 +41,10 @@ export const RUN_STATUS_NAMES: readonly string[] = Object.keys(RUN_STATUS);
 /** mmio.resume_action (uapi.md §4). */
 export const RESUME = { HANDLED: 0, FAULT: 1, RETRY: 2 } as const;
 /** The operations an `ioctl` observation names: the upstream ioctl names, and the syscalls the runner makes. */
-export const OP_NAMES: readonly string[] = [...Object.keys(GunyahIoctl), 'fallocate', 'eventfd_write', 'eventfd_read'];
+export const OP_NAMES: readonly string[] = [...Object.keys(GunyahIoctl), ...Object.keys(GhIoctl), 'fallocate', 'eventfd_write', 'eventfd_read', 'mmap'];
+/** The ioctl names of one dialect (the other's are refused in its scenarios). */
+export const V17_IOCTL_NAMES: readonly string[] = Object.keys(GunyahIoctl);
+export const GH_IOCTL_NAMES: readonly string[] = Object.keys(GhIoctl);
 /** Boot-context register names (uapi.md §4: set << 8 | index). */
 export const BOOT_REGS: Readonly<Record<string, number>> = Object.freeze({
   ...Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`X${i}`, i])),

@@ -334,7 +334,7 @@ class TimelineBuilder {
       case 'kernel.vm-created': {
         const vm = num(ev, 'vm');
         if (vm === undefined) return;
-        const open = [...this.openIoctls.values()].reverse().find((o) => str(o.enter, 'name') === 'GUNYAH_CREATE_VM' && o.createdVm === undefined);
+        const open = [...this.openIoctls.values()].reverse().find((o) => v17Name(str(o.enter, 'name')) === 'GUNYAH_CREATE_VM' && o.createdVm === undefined);
         if (open) open.createdVm = vm;
         this.instant(this.vmmTrack(vm), t, 'VM created', 'kernel', fields(ev));
         return;
@@ -430,7 +430,7 @@ class TimelineBuilder {
 
   ioctlEnter(ev: TraceEvent, _t: number): void {
     const track = this.ioctlTrack(ev);
-    const isRun = str(ev, 'name') === 'GUNYAH_VCPU_RUN';
+    const isRun = v17Name(str(ev, 'name')) === 'GUNYAH_VCPU_RUN';
     const open: OpenIoctl = { enter: ev, track, isRun };
     this.openIoctls.set(this.ioctlKey(ev), open);
     if (isRun) {
@@ -462,10 +462,10 @@ class TimelineBuilder {
     // fds the call created.
     if (result !== undefined && result >= 0) {
       const fd = num(ev, 'fd') ?? -1;
-      if (name === 'GUNYAH_CREATE_VM' && open?.createdVm !== undefined) this.vmFds.set(result, open.createdVm);
+      if (v17Name(name) === 'GUNYAH_CREATE_VM' && open?.createdVm !== undefined) this.vmFds.set(result, open.createdVm);
       const args = ev['args'] as Record<string, unknown> | undefined;
       const vm = this.vmFds.get(fd);
-      if (name === 'GUNYAH_VM_ADD_FUNCTION' && vm !== undefined && args && (args['typeName'] === 'GUNYAH_FN_VCPU' || args['type'] === 1)) {
+      if (v17Name(name) === 'GUNYAH_VM_ADD_FUNCTION' && vm !== undefined && args && (args['typeName'] === 'GUNYAH_FN_VCPU' || args['type'] === 1)) {
         const fn = args['fn'] as Record<string, unknown> | undefined;
         const id = typeof fn?.['id'] === 'number' ? fn['id'] : 0;
         this.vcpuFds.set(result, { vm, vcpu: id });
@@ -782,4 +782,18 @@ export function buildTimeline(trace: { readonly header?: TraceHeaderEvent | unde
   for (const ev of events) b.add(ev);
   const first = events.find((e) => typeof e['t'] === 'number');
   return b.build(trace.header, first ? (first['t'] as number) : 0);
+}
+
+/** gh_ traces carry the gh_ names of the calls both dialects share (docs/decisions.md G14): the v17 name. */
+function v17Name(name: string | undefined): string | undefined {
+  switch (name) {
+    case 'GH_CREATE_VM':
+      return 'GUNYAH_CREATE_VM';
+    case 'GH_VM_ADD_FUNCTION':
+      return 'GUNYAH_VM_ADD_FUNCTION';
+    case 'GH_VCPU_RUN':
+      return 'GUNYAH_VCPU_RUN';
+    default:
+      return name;
+  }
 }

@@ -13,3 +13,13 @@ export {
   type ScmiVirtioDeviceFds,
 } from './scmi-device.js';
 export { ioctlWith, type HostLike, type HostMapping } from './host-like.js';
+export {
+  GhVmFd,
+  GhMemAllow,
+  encodeGhUserMemRegion,
+  GH_VM_SET_USER_MEM_REGION,
+  GH_VM_ANDROID_LEND_USER_MEM,
+  GH_VM_CHECK_EXTENSION,
+  GH_USER_MEM_REGION_SIZE,
+  type GhUserMemRegion,
+} from './gh-vm-fd.js';

@@ -48,7 +48,7 @@ describe('schema errors (golden)', () => {
     [
       'an unknown field',
       (s) => (s.vms[0].vcpu = 2),
-      ['vms[0].vcpu: expected one of the fields name, description, vcpus, memory, guest, doorbells, ioeventfds, scmi, bootContext, start, vmm, found an unknown field "vcpu"'],
+      ['vms[0].vcpu: expected one of the fields name, description, vcpus, memory, guest, doorbells, ioeventfds, scmi, bootContext, start, checkExtension, vmm, found an unknown field "vcpu"'],
     ],
     [
       'an access length of 3',

@@ -66,7 +66,7 @@ describe.each(FILES)('the Perfetto export of %s', (file) => {
 
     // A RUN slice per GUNYAH_VCPU_RUN, on a vCPU thread of a VM process.
     const runs = evs.filter((e) => e.ph === 'X' && e.cat === 'run');
-    const runRecords = of(events, 'ioctl').filter((e) => e['name'] === 'GUNYAH_VCPU_RUN');
+    const runRecords = of(events, 'ioctl').filter((e) => e['name'] === 'GUNYAH_VCPU_RUN' || e['name'] === 'GH_VCPU_RUN');
     expect(runs.length).toBe(runRecords.length);
     for (const r of runs) {
       expect(threadName.get(r.tid)).toMatch(/^vCPU \d+/);
